@@ -1,0 +1,90 @@
+"""The embedded stack for one machine, and the runtime file that lets other commands find it."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
+from infra.broker import TansuBroker
+from infra.milvus_server import MilvusLiteServer
+from infra.object_store import ObjectStore
+from infra.topics import ensure_topics
+from ragstream.settings import Settings
+
+RUNTIME_FILE = "runtime.json"
+
+
+class LocalStack:
+    """Broker (+ object store when durable) and Milvus Lite, started in order and stopped in reverse."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = settings.local.data_dir.resolve()
+        self.log_dir = self.data_dir / "logs"
+        self._exit = ExitStack()
+        self.broker: TansuBroker | None = None
+        self.milvus: MilvusLiteServer | None = None
+
+    def start(self) -> Settings:
+        """Starts what the settings leave unset and returns settings that point at it."""
+        try:
+            update: dict = {}
+            if not self.settings.kafka.bootstrap_servers:
+                store = None
+                if self.settings.local.durable_broker:
+                    store = ObjectStore(self.data_dir / "broker-s3", self.log_dir).start()
+                    self._exit.callback(store.stop)
+                self.broker = TansuBroker(self.log_dir, object_store=store).start()
+                self._exit.callback(self.broker.stop)
+                update["kafka"] = self.settings.kafka.model_copy(
+                    update={"bootstrap_servers": self.broker.bootstrap_servers}
+                )
+            if not self.settings.milvus.uri:
+                self.milvus = MilvusLiteServer(self.data_dir / "milvus", self.log_dir).start()
+                self._exit.callback(self.milvus.stop)
+                update["milvus"] = self.settings.milvus.model_copy(update={"uri": self.milvus.uri})
+            self.settings = self.settings.model_copy(update=update)
+            ensure_topics(self.settings.kafka)
+            self._write_runtime()
+        except BaseException:
+            self.stop()
+            raise
+        return self.settings
+
+    def _write_runtime(self) -> None:
+        runtime = self.data_dir / RUNTIME_FILE
+        runtime.write_text(json.dumps({
+            "pid": os.getpid(),
+            "kafka_bootstrap_servers": self.settings.kafka.bootstrap_servers,
+            "milvus_uri": self.settings.milvus.uri,
+        }))
+        self._exit.callback(runtime.unlink, missing_ok=True)
+
+    def stop(self) -> None:
+        self._exit.close()
+
+    def __enter__(self) -> Settings:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def attach(settings: Settings) -> Settings:
+    """Fills unset endpoints from a running ``ragstream up``; explicit settings always win."""
+    if settings.kafka.bootstrap_servers and settings.milvus.uri:
+        return settings
+    runtime = settings.local.data_dir / RUNTIME_FILE
+    if not runtime.exists():
+        raise RuntimeError(
+            f"no running local stack ({runtime} is missing): start one with `ragstream up`, "
+            "or set RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS and RAGSTREAM_MILVUS__URI"
+        )
+    found = json.loads(runtime.read_text())
+    return settings.model_copy(update={
+        "kafka": settings.kafka.model_copy(
+            update={"bootstrap_servers": settings.kafka.bootstrap_servers or found["kafka_bootstrap_servers"]}),
+        "milvus": settings.milvus.model_copy(update={"uri": settings.milvus.uri or found["milvus_uri"]}),
+    })

@@ -1,0 +1,132 @@
+"""Typed access to the chunk collection and the version registry over any Milvus (Lite server or cluster)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymilvus import MilvusClient
+from pymilvus.exceptions import MilvusException
+
+from ragstream.index import schema
+from ragstream.index.records import Chunk, DocState, doc_key
+from ragstream.settings import MilvusSettings
+
+FILTER_GROUP = 64  # documents per OR'ed delete expression, to keep expressions short
+
+
+def quote(value: str) -> str:
+    """Milvus string literal; ids are already restricted to safe characters, this is defence in depth."""
+    return json.dumps(value)
+
+
+@dataclass(frozen=True)
+class StaleChunks:
+    """Chunks of one document to remove: all of them, or all but ``keep_count`` chunks of ``keep_version``."""
+
+    tenant: str
+    doc_id: str
+    keep_version: int | None = None
+    keep_count: int = 0
+
+    def expression(self) -> str:
+        doc = f"(tenant == {quote(self.tenant)} and doc_id == {quote(self.doc_id)}"
+        if self.keep_version is None:
+            return doc + ")"
+        v = self.keep_version
+        return doc + f" and (version < {v} or (version == {v} and chunk_no >= {self.keep_count})))"
+
+
+class IndexStore:
+    def __init__(self, milvus: MilvusSettings, dimension: int) -> None:
+        if not milvus.uri:
+            raise RuntimeError("no Milvus URI: start the local stack with `ragstream up` or set RAGSTREAM_MILVUS__URI")
+        self.settings = milvus
+        self.dimension = dimension
+        self.chunks = milvus.chunks_collection
+        self.registry = milvus.documents_collection
+        token = milvus.token.get_secret_value() if milvus.token else ""
+        self.client = MilvusClient(uri=milvus.uri, token=token)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def ensure_collections(self) -> None:
+        """Idempotent; several workers may race to create the collections."""
+        wanted = [
+            (self.chunks, schema.chunk_schema(self.client, self.dimension),
+             schema.chunk_indexes(self.client, self.settings.dense_index)),
+            (self.registry, schema.registry_schema(self.client), schema.registry_indexes(self.client)),
+        ]
+        for name, layout, indexes in wanted:
+            if not self.client.has_collection(name):
+                try:
+                    self.client.create_collection(name, schema=layout, index_params=indexes)
+                except MilvusException as error:
+                    if "exist" not in str(error).lower():
+                        raise
+            self.client.load_collection(name)
+
+    # -- registry ---------------------------------------------------------------------------------------------
+
+    def doc_states(self, keys: Iterable[str]) -> dict[str, DocState]:
+        keys = sorted(set(keys))
+        if not keys:
+            return {}
+        rows = self.client.query(
+            self.registry, filter=f"key in {json.dumps(keys)}",
+            output_fields=[f for f in DocState.__dataclass_fields__ if f != "extra"],
+        )
+        return {doc_key(r["tenant"], r["doc_id"]): DocState.from_row(r) for r in rows}
+
+    def doc_state(self, tenant: str, doc_id: str) -> DocState | None:
+        return self.doc_states([doc_key(tenant, doc_id)]).get(doc_key(tenant, doc_id))
+
+    def record_states(self, states: Sequence[DocState]) -> None:
+        if states:
+            self.client.upsert(self.registry, [s.row() for s in states])
+
+    # -- chunks -----------------------------------------------------------------------------------------------
+
+    def upsert_chunks(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> int:
+        if not chunks:
+            return 0
+        now_ms = int(time.time() * 1000)
+        rows = [
+            {
+                "id": c.id, "tenant": c.tenant, "doc_id": c.doc_id, "version": c.version, "chunk_no": c.chunk_no,
+                "title": c.title, "text": c.text, "content": c.content, "metadata": c.metadata,
+                "event_time_ms": c.event_time_ms, "indexed_time_ms": now_ms, "dense": list(map(float, v)),
+            }
+            for c, v in zip(chunks, vectors, strict=True)
+        ]
+        return self.client.upsert(self.chunks, rows)["upsert_count"]
+
+    def delete_chunks(self, stale: Sequence[StaleChunks]) -> None:
+        for start in range(0, len(stale), FILTER_GROUP):
+            group = stale[start:start + FILTER_GROUP]
+            self.client.delete(self.chunks, filter=" or ".join(s.expression() for s in group))
+
+    def chunk_rows(self, fields: Sequence[str] = ("id", "text"), expression: str = "") -> list[dict[str, Any]]:
+        """Every matching chunk row (paged), for status pages, audits and tests."""
+        iterator = self.client.query_iterator(self.chunks, batch_size=1000, filter=expression,
+                                              output_fields=list(fields))
+        rows: list[dict[str, Any]] = []
+        try:
+            while batch := iterator.next():
+                rows.extend(batch)
+        finally:
+            iterator.close()
+        return rows
+
+    def count_chunks(self) -> int:
+        return self.client.query(self.chunks, filter="", output_fields=["count(*)"])[0]["count(*)"]
+
+    def search_dense(self, vector: Sequence[float], tenant: str, limit: int = 10,
+                     fields: Sequence[str] = ("doc_id", "version", "chunk_no")) -> list[dict[str, Any]]:
+        hits = self.client.search(self.chunks, data=[list(vector)], anns_field="dense", limit=limit,
+                                  filter=f"tenant == {quote(tenant)}", output_fields=list(fields))
+        return [{"id": h["id"], "score": h["distance"], **h["entity"]} for h in hits[0]]

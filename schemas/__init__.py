@@ -1,0 +1,7 @@
+"""Wire formats (pydantic v2). ``python -m schemas.export`` regenerates the JSON Schemas in ``schemas/json``."""
+
+from schemas.dead_letter import DeadLetterHeaders, FailureStage
+from schemas.events import DocumentEvent
+from schemas.outcomes import IndexEvent, Outcome
+
+__all__ = ["DeadLetterHeaders", "DocumentEvent", "FailureStage", "IndexEvent", "Outcome"]

@@ -1,0 +1,85 @@
+"""The document event that producers put on ``ragstream.documents``.
+
+Limits are part of the contract: anything outside them is dead-lettered by the worker with the reason, so a
+producer learns about it instead of the index silently truncating.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+MAX_TEXT_CHARS = 500_000
+MAX_TITLE_CHARS = 512
+MAX_METADATA_BYTES = 8_192
+MAX_METADATA_KEYS = 32
+MAX_VERSION = 2**53 - 1  # exact in JSON numbers and in Milvus INT64
+
+# Ids end up in chunk ids and in Milvus filter expressions: no quotes, slashes, spaces or control characters.
+TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+DocId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,255}$")]
+MetadataKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+MetadataScalar = str | int | float | bool
+MetadataValue = MetadataScalar | list[MetadataScalar]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DocumentEvent(BaseModel):
+    """An upsert carries the whole new text of ``doc_id`` at ``version``; a delete removes every version up to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    op: Literal["upsert", "delete"]
+    tenant: TenantId
+    doc_id: DocId
+    version: int = Field(ge=0, le=MAX_VERSION, description="monotonic per (tenant, doc_id); older events are ignored")
+    title: str = Field("", max_length=MAX_TITLE_CHARS)
+    text: str = Field("", max_length=MAX_TEXT_CHARS)
+    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=MAX_METADATA_KEYS)
+    event_time: datetime = Field(default_factory=utc_now, description="when the producer emitted the change")
+
+    @field_validator("title", "text")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_size(cls, value: dict) -> dict:
+        size = len(json.dumps(value, ensure_ascii=False).encode())
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES}")
+        return value
+
+    @field_validator("event_time")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("event_time needs a timezone (use UTC, e.g. 2026-01-01T00:00:00Z)")
+        return value
+
+    @model_validator(mode="after")
+    def _text_matches_op(self) -> DocumentEvent:
+        if self.op == "upsert" and not self.text.strip():
+            raise ValueError("an upsert needs non-empty text")
+        if self.op == "delete" and self.text:
+            raise ValueError("a delete carries no text")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Kafka record key: all versions of a document land on one partition, in order."""
+        return f"{self.tenant}/{self.doc_id}"
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()

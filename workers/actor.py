@@ -1,0 +1,106 @@
+"""Ingest workers as long-lived Ray actors, one Kafka consumer each, all in one consumer group.
+
+The loop starts in the actor's constructor, so when Ray restarts a killed actor (``max_restarts=-1``) it resumes
+consuming from the group's last commit without anyone calling it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import ray
+
+from ragstream.settings import Settings
+from workers.ingest_loop import IngestLoop
+
+log = logging.getLogger("ragstream.ingest")
+
+
+class IngestWorker:
+    def __init__(self, settings: Settings, worker_id: str) -> None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        self._settings = settings
+        self._worker_id = worker_id
+        self._loop: IngestLoop | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name=f"ingest-{worker_id}", daemon=True)
+        self._thread.start()
+
+    def _supervise(self) -> None:
+        """Restarts the loop after a failure outside a batch (broker or Milvus down at start-up)."""
+        delay = self._settings.worker.retry_initial_s
+        while not self._stopping.is_set():
+            self._loop = IngestLoop(self._settings, self._worker_id)
+            try:
+                self._loop.run()
+                return
+            except Exception:
+                log.exception("ingest loop stopped; restarting in %.1fs", delay)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, self._settings.worker.retry_max_s)
+
+    def ready(self, timeout_s: float = 120.0) -> bool:
+        """True once the consumer is created (model loaded, collections ensured)."""
+        waited = 0.0
+        while waited < timeout_s:
+            if self._loop is not None and self._loop.started.wait(0.1):
+                return True
+            waited += 0.1
+        return False
+
+    def stats(self) -> dict:
+        return {"worker_id": self._worker_id, "pid": os.getpid(),
+                **(self._loop.stats.snapshot() if self._loop else {})}
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._loop:
+            self._loop.stop()
+        self._thread.join(timeout=30)
+
+
+class WorkerPool:
+    """Starts, scales and stops the ingest actors of one consumer group."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._actors: list = []
+        self._next_id = 0
+        self._remote = ray.remote(IngestWorker)
+
+    def __len__(self) -> int:
+        return len(self._actors)
+
+    def scale(self, replicas: int, wait_ready: bool = True) -> None:
+        while len(self._actors) > replicas:
+            actor = self._actors.pop()
+            ray.get(actor.stop.remote())
+            ray.kill(actor)
+        started = []
+        while len(self._actors) < replicas:
+            worker_id = f"ingest-{self._next_id}"
+            self._next_id += 1
+            actor = self._remote.options(
+                num_cpus=self.settings.worker.num_cpus, max_restarts=-1, max_concurrency=4, name=worker_id,
+                namespace="ragstream", lifetime=None,
+            ).remote(self.settings, worker_id)
+            self._actors.append(actor)
+            started.append(actor)
+        if wait_ready and started:
+            ray.get([a.ready.remote() for a in started])
+
+    def start(self) -> WorkerPool:
+        self.scale(self.settings.worker.replicas)
+        return self
+
+    @property
+    def actors(self) -> list:
+        return list(self._actors)
+
+    def stats(self) -> list[dict]:
+        return ray.get([a.stats.remote() for a in self._actors])
+
+    def stop(self) -> None:
+        self.scale(0)

@@ -1,0 +1,155 @@
+"""One Kafka consumer's loop: poll a bounded batch, dead-letter what is malformed, apply the rest, publish outcomes,
+and commit only after the index and the output topics acknowledged.
+
+A transient failure (Milvus or the model unreachable) rewinds the batch's partitions and retries with backoff;
+nothing past a failure is ever committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from ragstream import kafka_clients
+from ragstream.index.store import IndexStore
+from ragstream.models.embedder import Embedder, build_embedder
+from ragstream.settings import Settings
+from schemas.dead_letter import DeadLetterHeaders
+from schemas.events import DocumentEvent
+from schemas.outcomes import IndexEvent, Outcome
+from workers.chunking import Chunker
+from workers.codec import Rejected, decode
+from workers.processor import BatchProcessor, EventResult
+
+log = logging.getLogger("ragstream.ingest")
+
+
+@dataclass
+class LoopStats:
+    outcomes: Counter = field(default_factory=Counter)
+    batches: int = 0
+    records: int = 0
+    retries: int = 0
+    commit_failures: int = 0
+    last_error: str | None = None
+    assigned: list[str] = field(default_factory=list)
+
+    def snapshot(self) -> dict:
+        return {"outcomes": dict(self.outcomes), "batches": self.batches, "records": self.records,
+                "retries": self.retries, "commit_failures": self.commit_failures, "last_error": self.last_error,
+                "assigned": list(self.assigned)}
+
+
+def _ms_to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class IngestLoop:
+    def __init__(self, settings: Settings, worker_id: str, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.worker_id = worker_id
+        self.stats = LoopStats()
+        self._stop = threading.Event()
+        self._embedder = embedder
+        self.started = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        kafka, worker = self.settings.kafka, self.settings.worker
+        embedder = self._embedder or build_embedder(self.settings.embedder)
+        store = IndexStore(self.settings.milvus, embedder.dimension)
+        store.ensure_collections()
+        processor = BatchProcessor(Chunker(self.settings.chunking), embedder, store)
+        producer = kafka_clients.producer(kafka)
+        consumer = kafka_clients.consumer(
+            kafka, kafka.documents_topic, group_id=kafka.consumer_group, client_id=self.worker_id,
+            max_poll_records=worker.batch_max_events, fetch_max_wait_ms=max(worker.batch_max_wait_ms, 1),
+        )
+        self.started.set()
+        backoff = worker.retry_initial_s
+        try:
+            while not self._stop.is_set():
+                polled = consumer.poll(timeout_ms=200, max_records=worker.batch_max_events)
+                self.stats.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in consumer.assignment())
+                records = [r for batch in polled.values() for r in batch]
+                if not records:
+                    continue
+                try:
+                    self._handle(records, processor, producer)
+                except Exception as error:  # transient by construction: see module docstring
+                    self.stats.retries += 1
+                    self.stats.last_error = f"{type(error).__name__}: {error}"[:500]
+                    log.warning("batch failed, retrying in %.1fs: %s", backoff, self.stats.last_error)
+                    for tp, batch in polled.items():
+                        consumer.seek(tp, batch[0].offset)
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, worker.retry_max_s)
+                    continue
+                backoff = worker.retry_initial_s
+                self._commit(consumer, polled)
+        finally:
+            consumer.close(autocommit=False)
+            producer.close(timeout=5)
+            store.close()
+
+    def _commit(self, consumer, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        offsets = {tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1) for tp, batch in polled.items()}
+        try:
+            consumer.commit(offsets)
+        except CommitFailedError as error:
+            # The partitions moved to another worker, which replays from the last commit: idempotent writes
+            # make that safe, so this is only worth a count and a line in the log.
+            self.stats.commit_failures += 1
+            log.info("commit after rebalance failed (records will be replayed): %s", error)
+
+    def _handle(self, records: list[ConsumerRecord], processor: BatchProcessor, producer) -> None:
+        decoded = [decode(r.value) for r in records]
+        valid = [(i, item) for i, item in enumerate(decoded) if isinstance(item, DocumentEvent)]
+        results = {r.position: r for r in processor.process(valid)}
+        now_ms = int(time.time() * 1000)
+        for position, record in enumerate(records):
+            item = decoded[position]
+            if isinstance(item, Rejected):
+                result = EventResult(position, Outcome.DEAD_LETTERED, reason=item.reason, failed_stage=item.stage)
+                event = None
+            else:
+                result, event = results[position], item
+            if result.failed_stage is not None:
+                self._dead_letter(producer, record, result)
+            self._publish_outcome(producer, record, event, result, now_ms)
+            self.stats.outcomes[result.outcome.value] += 1
+        producer.flush(timeout=30)
+        self.stats.batches += 1
+        self.stats.records += len(records)
+
+    def _dead_letter(self, producer, record: ConsumerRecord, result: EventResult) -> None:
+        headers = DeadLetterHeaders(reason=result.reason or "", stage=result.failed_stage,
+                                    source_topic=record.topic, source_partition=record.partition,
+                                    source_offset=record.offset, worker_id=self.worker_id)
+        producer.send(self.settings.kafka.dlq_topic, key=record.key, value=record.value,
+                      headers=list(record.headers or []) + headers.to_kafka())
+
+    def _publish_outcome(self, producer, record: ConsumerRecord, event: DocumentEvent | None,
+                         result: EventResult, now_ms: int) -> None:
+        indexed_time = _ms_to_dt(result.indexed_time_ms or now_ms)
+        outcome = IndexEvent(
+            outcome=result.outcome, reason=result.reason, chunk_count=result.chunk_count,
+            op=event.op if event else None, tenant=event.tenant if event else None,
+            doc_id=event.doc_id if event else None, version=event.version if event else None,
+            event_time=event.event_time if event else None, indexed_time=indexed_time,
+            freshness_ms=(indexed_time - event.event_time).total_seconds() * 1000 if event else None,
+            source_topic=record.topic, source_partition=record.partition, source_offset=record.offset,
+            worker_id=self.worker_id,
+        )
+        producer.send(self.settings.kafka.index_events_topic, key=record.key,
+                      value=outcome.model_dump_json().encode())

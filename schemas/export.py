@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -21,7 +22,17 @@ def render(model: type[BaseModel]) -> str:
     return json.dumps(model.model_json_schema(mode="validation"), indent=2, sort_keys=True) + "\n"
 
 
+def stale() -> list[str]:
+    return [name for name, model in MODELS.items()
+            if not (JSON_DIR / f"{name}.schema.json").exists()
+            or (JSON_DIR / f"{name}.schema.json").read_text() != render(model)]
+
+
 def main() -> None:
+    if "--check" in sys.argv:
+        if names := stale():
+            sys.exit(f"stale JSON Schemas: {', '.join(names)}; run `make schemas` and commit schemas/json")
+        return
     JSON_DIR.mkdir(exist_ok=True)
     for name, model in MODELS.items():
         (JSON_DIR / f"{name}.schema.json").write_text(render(model))

@@ -21,6 +21,7 @@ log = logging.getLogger("ragstream.ingest")
 class IngestWorker:
     def __init__(self, settings: Settings, worker_id: str) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("kafka").setLevel(logging.WARNING)
         self._settings = settings
         self._worker_id = worker_id
         self._loop: IngestLoop | None = None

@@ -1,0 +1,196 @@
+"""``ragstream`` command line: run the local stack, produce documents, inspect what the index holds."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from ragstream.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+DEFAULT_TENANT = "demo"
+
+
+def _attached() -> Settings:
+    from infra.stack import attach
+
+    return attach(Settings())
+
+
+def _documents(path: Path):
+    """Files under PATH as (doc_id, title, text, version), read with llama-index's directory reader."""
+    from llama_index.core import SimpleDirectoryReader
+
+    reader = SimpleDirectoryReader(input_dir=str(path), recursive=True, required_exts=[".md", ".txt"]) \
+        if path.is_dir() else SimpleDirectoryReader(input_files=[str(path)])
+    for doc in reader.load_data(show_progress=False):
+        file_path = Path(doc.metadata["file_path"])
+        relative = file_path.relative_to(path) if path.is_dir() else Path(file_path.name)
+        doc_id = ":".join(relative.with_suffix("").parts)
+        first = doc.text.lstrip().splitlines()[0] if doc.text.strip() else doc_id
+        title = first.lstrip("# ").strip() if first.startswith("#") else relative.stem
+        # File modification time in ms: a later edit of the same file always gets a higher version.
+        yield doc_id, title, doc.text, file_path.stat().st_mtime_ns // 1_000_000
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option(help="ingest the bundled demo corpus once the stack is up")] = False,
+    workers: Annotated[int | None, typer.Option(help="ingest worker actors (default: settings)")] = None,
+) -> None:
+    """Start the embedded broker, Milvus Lite and the ingest workers; Ctrl-C stops everything."""
+    from infra.ray_runtime import start_local_ray, stop_local_ray
+    from infra.stack import LocalStack
+    from workers.actor import WorkerPool
+
+    settings = Settings()
+    if workers:
+        settings = settings.model_copy(update={"worker": settings.worker.model_copy(update={"replicas": workers})})
+    stack = LocalStack(settings)
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    try:
+        with console.status("starting broker and Milvus Lite"):
+            settings = stack.start()
+        console.print(f"broker  [bold]{settings.kafka.bootstrap_servers}[/]   milvus [bold]{settings.milvus.uri}[/]")
+        with console.status("starting Ray and the ingest workers (loads the embedder)"):
+            start_local_ray()
+            pool = WorkerPool(settings).start()
+        console.print(f"{len(pool)} ingest worker(s) consuming [bold]{settings.kafka.documents_topic}[/]")
+        if demo:
+            _produce(settings, resources.files("ragstream") / "demo", DEFAULT_TENANT)
+        console.print("ready: `ragstream status`, `ragstream ingest PATH`; Ctrl-C to stop")
+        while not stopped.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        with console.status("stopping"):
+            if "pool" in locals():
+                pool.stop()
+            stop_local_ray()
+            stack.stop()
+        console.print("stopped")
+
+
+def _produce(settings: Settings, path, tenant: str) -> None:
+    from ragstream.producer import DocumentProducer
+
+    docs = list(_documents(Path(str(path))))
+    if not docs:
+        raise typer.BadParameter(f"no .md or .txt files under {path}")
+    with DocumentProducer(settings.kafka) as producer:
+        futures = [producer.upsert(tenant, doc_id, version, text, title=title)
+                   for doc_id, title, text, version in track(docs, description="producing", console=console)]
+        producer.flush()
+    failed = sum(1 for f in futures if f.failed())
+    console.print(f"produced {len(futures) - failed} document event(s) for tenant '{tenant}'"
+                  + (f", [red]{failed} failed[/]" if failed else ""))
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path | None, typer.Argument(help="file or folder of .md/.txt files")] = None,
+    demo: Annotated[bool, typer.Option(help="produce the bundled demo corpus")] = False,
+    tenant: Annotated[str, typer.Option()] = DEFAULT_TENANT,
+) -> None:
+    """Produce upsert events for files (doc id = relative path, version = modification time)."""
+    if not demo and path is None:
+        raise typer.BadParameter("give a PATH or --demo")
+    if path is not None and not path.exists():
+        raise typer.BadParameter(f"{path} does not exist")
+    _produce(_attached(), resources.files("ragstream") / "demo" if demo else path, tenant)
+
+
+@app.command()
+def delete(
+    doc_id: str,
+    tenant: Annotated[str, typer.Option()] = DEFAULT_TENANT,
+    version: Annotated[int | None, typer.Option(help="default: now in ms, newer than any file version")] = None,
+) -> None:
+    """Produce a delete event for one document."""
+    from ragstream.producer import DocumentProducer
+
+    with DocumentProducer(_attached().kafka) as producer:
+        producer.delete(tenant, doc_id, version if version is not None else time.time_ns() // 1_000_000).get(30)
+    console.print(f"delete of {tenant}/{doc_id} produced")
+
+
+def _read_topic(settings: Settings, topic: str, idle_s: float = 1.5):
+    """Every record of a topic, read until it goes quiet (the broker's end offsets are not reliable here)."""
+    from ragstream import kafka_clients
+
+    consumer = kafka_clients.consumer(settings.kafka, topic, group_id=None)
+    try:
+        last = time.monotonic()
+        while time.monotonic() - last < idle_s:
+            for batch in consumer.poll(timeout_ms=300).values():
+                last = time.monotonic()
+                yield from batch
+    finally:
+        consumer.close()
+
+
+@app.command()
+def status() -> None:
+    """Per-topic counts, outcomes, dead letters, index size and recent freshness."""
+    from ragstream.index.store import IndexStore
+
+    settings = _attached()
+    kafka = settings.kafka
+    produced = sum(1 for _ in _read_topic(settings, kafka.documents_topic))
+    dlq = sum(1 for _ in _read_topic(settings, kafka.dlq_topic))
+    outcomes = [json.loads(r.value) for r in _read_topic(settings, kafka.index_events_topic)]
+    store = IndexStore(settings.milvus, settings.embedder.dimension)
+    try:
+        chunks = store.count_chunks() if store.client.has_collection(store.chunks) else 0
+    finally:
+        store.close()
+    table = Table(title="ragstream status")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row(kafka.documents_topic, f"{produced} events")
+    table.add_row(kafka.index_events_topic, f"{len(outcomes)} outcomes")
+    table.add_row(kafka.dlq_topic, f"{dlq} dead letters")
+    table.add_row("not yet processed (approx.)", str(max(produced - len(outcomes), 0)))
+    for outcome, count in sorted(Counter(o["outcome"] for o in outcomes).items()):
+        table.add_row(f"  {outcome}", str(count))
+    table.add_row("chunks in index", str(chunks))
+    recent = [o["freshness_ms"] for o in outcomes[-1000:] if o["outcome"] in ("indexed", "deleted")]
+    if len(recent) >= 2:
+        cuts = statistics.quantiles(recent, n=100)
+        table.add_row("freshness p50 / p99 (last 1000)", f"{cuts[49]:.0f} ms / {cuts[98]:.0f} ms")
+    console.print(table)
+
+
+def main() -> None:
+    import click
+
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("llama_index.core.readers.file.base").setLevel(logging.ERROR)
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.exceptions.ClickException as error:
+        console.print(f"[red]error:[/] {error.format_message()}")
+        sys.exit(error.exit_code)
+    except Exception as error:  # one clear line, not a traceback
+        console.print(f"[red]error:[/] {error}")
+        sys.exit(1)

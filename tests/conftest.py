@@ -1,0 +1,59 @@
+"""Session-scoped real components: one broker + Milvus Lite server, one local Ray. Tests isolate themselves with
+their own topics, consumer group and collections (see ``isolated``)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from infra.stack import LocalStack
+from infra.topics import ensure_topics
+from ragstream.settings import KafkaSettings, LocalStackSettings, Settings
+
+_counter = itertools.count()
+
+
+def kafka_for_tests(**overrides) -> KafkaSettings:
+    # Group joins take ~session_timeout/2 on Tansu: keep the timeout short in tests.
+    return KafkaSettings(session_timeout_ms=6000, heartbeat_interval_ms=2000, **overrides)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Settings:
+    data_dir: Path = tmp_path_factory.mktemp("stack")
+    local = LocalStack(Settings(kafka=kafka_for_tests(), local=LocalStackSettings(data_dir=data_dir)))
+    settings = local.start()
+    yield settings
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_runtime():
+    from infra.ray_runtime import start_local_ray, stop_local_ray
+
+    start_local_ray(num_cpus=2)
+    yield
+    stop_local_ray()
+
+
+def isolate(settings: Settings, name: str) -> Settings:
+    """Own topics, group and collections, so tests sharing one broker and one Milvus never see each other."""
+    n = next(_counter)
+    prefix = f"t{n}-{name}"
+    kafka = settings.kafka.model_copy(update={
+        "documents_topic": f"{prefix}.documents", "dlq_topic": f"{prefix}.dlq",
+        "index_events_topic": f"{prefix}.index-events", "consumer_group": f"{prefix}-ingest",
+    })
+    milvus = settings.milvus.model_copy(update={
+        "chunks_collection": f"chunks_{n}_{name}".replace("-", "_"),
+        "documents_collection": f"documents_{n}_{name}".replace("-", "_"),
+    })
+    ensure_topics(kafka)
+    return settings.model_copy(update={"kafka": kafka, "milvus": milvus})
+
+
+@pytest.fixture
+def isolated(stack, request) -> Settings:
+    return isolate(stack, request.node.name.split("[")[0].removeprefix("test_")[:20])

@@ -1,0 +1,160 @@
+"""Builds mixed event streams, computes the index they must produce, and reads topics back."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ragstream import kafka_clients
+from ragstream.producer import DocumentProducer
+from ragstream.settings import ChunkingSettings, Settings
+from schemas.events import DocumentEvent
+from workers.chunking import Chunker
+
+WORDS = ("river stream index vector kafka milvus chunk tenant version replay offset broker worker embed search "
+         "answer question fresh stale delete update latency cluster partition commit model token passage title "
+         "ocean mountain forest city garden library music history science planet energy").split()
+
+# (raw value, substring the dead-letter reason must contain)
+BAD_EVENTS: list[tuple[bytes, str]] = [
+    (b"{not json", "not JSON"),
+    (b"\xff\xfe\x00garbage", "not UTF-8"),
+    (b"[1, 2, 3]", "expected a JSON object"),
+    (b'{"op": "upsert"}', "tenant: Field required"),
+    (b'{"op": "rename", "tenant": "a", "doc_id": "d", "version": 1, "text": "x"}', "op:"),
+    (b'{"op": "upsert", "tenant": "a", "doc_id": "d", "version": "one", "text": "x"}', "version:"),
+    (b'{"op": "upsert", "tenant": "a", "doc_id": "../etc/passwd", "version": 1, "text": "x"}', "doc_id:"),
+    (b'{"op": "upsert", "tenant": "a", "doc_id": "d\\" or 1==1", "version": 1, "text": "x"}', "doc_id:"),
+    (b'{"op": "upsert", "tenant": "a", "doc_id": "d", "version": -1, "text": "x"}', "version:"),
+    (b'{"op": "upsert", "tenant": "a", "doc_id": "d", "version": 1, "text": "   "}', "non-empty text"),
+    (b'{"op": "upsert", "tenant": "a", "doc_id": "d", "version": 1, "text": "a\\u0000b"}', "NUL"),
+    (b'{"schema_version": 9, "op": "upsert", "tenant": "a", "doc_id": "d", "version": 1, "text": "x"}',
+     "unsupported schema_version"),
+    (json.dumps({"op": "upsert", "tenant": "a", "doc_id": "d", "version": 1, "text": "x" * 500_001}).encode(),
+     "text: String should have at most"),
+    (json.dumps({"op": "upsert", "tenant": "a", "doc_id": "d", "version": 1, "text": "x",
+                 "metadata": {f"k{i}": "v" * 400 for i in range(30)}}).encode(), "metadata"),
+    (b"", "empty record value"),
+]
+
+
+def paragraph(rng: random.Random, words: int) -> str:
+    sentences, current = [], []
+    for _ in range(words):
+        current.append(rng.choice(WORDS))
+        if len(current) >= rng.randint(6, 14):
+            sentences.append(" ".join(current).capitalize() + ".")
+            current = []
+    if current:
+        sentences.append(" ".join(current).capitalize() + ".")
+    return " ".join(sentences)
+
+
+@dataclass
+class Stream:
+    """Valid events in produce order, interleaved with bad raw values (kept in their own list)."""
+
+    items: list[DocumentEvent | bytes] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[DocumentEvent]:
+        return [i for i in self.items if isinstance(i, DocumentEvent)]
+
+    @property
+    def bad(self) -> list[bytes]:
+        return [i for i in self.items if isinstance(i, bytes)]
+
+
+def mixed_stream(seed: int = 7, docs: int = 180, tenants: tuple[str, ...] = ("acme", "globex")) -> Stream:
+    """New docs, new versions (longer and shorter), stale versions, duplicates, deletes, re-creations, bad events."""
+    rng = random.Random(seed)
+    stream = Stream()
+    latest: dict[tuple[str, str], DocumentEvent] = {}
+
+    def upsert(tenant: str, doc_id: str, version: int) -> DocumentEvent:
+        text = "\n\n".join(paragraph(rng, rng.randint(20, 260)) for _ in range(rng.randint(1, 3)))
+        return DocumentEvent(op="upsert", tenant=tenant, doc_id=doc_id, version=version, text=text,
+                             title=f"{doc_id} title", metadata={"source": "test", "n": rng.randint(0, 9)})
+
+    for n in range(docs):
+        key = (rng.choice(tenants), f"doc-{n}")
+        latest[key] = upsert(*key, version=1)
+        stream.items.append(latest[key])
+    keys = list(latest)
+    actions = ["version"] * 130 + ["stale"] * 50 + ["duplicate"] * 50 + ["delete"] * 45 + ["recreate"] * 25
+    rng.shuffle(actions)
+    bad = list(BAD_EVENTS) * 2
+    for i, action in enumerate(actions):
+        key = rng.choice(keys)
+        current = latest[key]
+        if action == "version":
+            latest[key] = upsert(*key, version=current.version + rng.randint(1, 3))
+            stream.items.append(latest[key])
+        elif action == "stale":
+            stream.items.append(upsert(*key, version=max(current.version - 1, 0)))
+        elif action == "duplicate":
+            stream.items.append(current)
+        elif action == "delete":
+            latest[key] = DocumentEvent(op="delete", tenant=key[0], doc_id=key[1], version=current.version + 1)
+            stream.items.append(latest[key])
+        else:
+            latest[key] = upsert(*key, version=current.version + 2)
+            stream.items.append(latest[key])
+        if bad and i % 10 == 3:
+            stream.items.append(bad.pop()[0])
+    stream.items.extend(value for value, _ in bad)
+    return stream
+
+
+def expected_chunks(events: list[DocumentEvent], chunking: ChunkingSettings) -> dict[str, str]:
+    """The index a correct worker must hold: per document the newest version (ties: the later event) wins."""
+    winners: dict[str, DocumentEvent] = {}
+    for event in events:
+        current = winners.get(event.key)
+        if current is None or event.version >= current.version:
+            winners[event.key] = event
+    chunker = Chunker(chunking)
+    return {c.id: c.text for e in winners.values() if e.op == "upsert" for c in chunker.split(e)}
+
+
+def produce(settings: Settings, stream: Stream) -> list[tuple[int, int]]:
+    """Produces the stream in order; returns the (partition, offset) of every record."""
+    with DocumentProducer(settings.kafka) as producer:
+        futures = [producer.send(item) if isinstance(item, DocumentEvent) else producer.send_raw(item, key=b"bad")
+                   for item in stream.items]
+        producer.flush()
+        return [(m.partition, m.offset) for m in (f.get(30) for f in futures)]
+
+
+class TopicReader:
+    """Reads a topic from the beginning and keeps reading where it left off."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.consumer = kafka_clients.consumer(settings.kafka, topic, group_id=None)
+        self.records = []
+
+    def poll(self, timeout_ms: int = 300) -> None:
+        for batch in self.consumer.poll(timeout_ms=timeout_ms).values():
+            self.records.extend(batch)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def wait_for_outcomes(reader: TopicReader, sources: list[tuple[int, int]], times: int = 1,
+                      timeout_s: float = 240.0) -> list[dict]:
+    """Waits until every source record has at least ``times`` outcomes; returns all outcomes read."""
+    deadline = time.monotonic() + timeout_s
+    wanted = Counter({s: times for s in sources})
+    while True:
+        reader.poll()
+        outcomes = [json.loads(r.value) for r in reader.records]
+        seen = Counter((o["source_partition"], o["source_offset"]) for o in outcomes)
+        missing = [s for s in wanted if seen[s] < times]
+        if not missing:
+            return outcomes
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(missing)} of {len(wanted)} records have no outcome yet, e.g. {missing[:5]}")

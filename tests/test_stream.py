@@ -1,0 +1,130 @@
+"""The streaming spine over the real broker, Milvus Lite server, Ray actors and the real embedder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+import ray
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from ragstream import kafka_clients
+from ragstream.index.store import IndexStore
+from schemas.dead_letter import DeadLetterHeaders
+from tests.streams import BAD_EVENTS, TopicReader, expected_chunks, mixed_stream, produce, wait_for_outcomes
+from workers.actor import WorkerPool
+
+pytestmark = pytest.mark.stack
+
+
+def index_contents(settings) -> dict[str, str]:
+    store = IndexStore(settings.milvus, settings.embedder.dimension)
+    try:
+        return {row["id"]: row["text"] for row in store.chunk_rows()}
+    finally:
+        store.close()
+
+
+def assert_index_matches(settings, stream) -> None:
+    expected = expected_chunks(stream.events, settings.chunking)
+    actual = index_contents(settings)
+    assert set(actual) - set(expected) == set(), "duplicated or stale chunks in the index"
+    assert set(expected) - set(actual) == set(), "lost chunks"
+    assert actual == expected
+
+
+def reset_group_to_start(settings) -> None:
+    kafka = settings.kafka
+    consumer = kafka_clients.consumer(kafka, group_id=kafka.consumer_group)
+    partitions = [TopicPartition(kafka.documents_topic, p) for p in range(kafka.partitions)]
+    consumer.assign(partitions)
+    consumer.commit({tp: OffsetAndMetadata(0, "", -1) for tp in partitions})
+    consumer.close(autocommit=False)
+
+
+def test_mixed_stream_is_indexed_exactly_and_bad_events_are_dead_lettered(isolated, ray_runtime):
+    stream = mixed_stream(seed=1)
+    assert len(stream.items) >= 500
+    pool = WorkerPool(isolated).start()
+    reader = TopicReader(isolated, isolated.kafka.index_events_topic)
+    try:
+        sources = produce(isolated, stream)
+        outcomes = wait_for_outcomes(reader, sources)
+    finally:
+        reader.close()
+        pool.stop()
+
+    assert_index_matches(isolated, stream)
+    counts = {}
+    for o in outcomes:
+        counts[o["outcome"]] = counts.get(o["outcome"], 0) + 1
+    assert counts["dead_lettered"] == len(stream.bad)
+    assert counts.get("ignored_stale", 0) + counts.get("superseded", 0) > 0
+    assert counts.get("duplicate", 0) > 0 and counts["deleted"] > 0
+    for o in outcomes:
+        if o["outcome"] in ("indexed", "deleted"):
+            assert o["freshness_ms"] >= 0 and o["indexed_time"] >= o["event_time"]
+
+    dlq = TopicReader(isolated, isolated.kafka.dlq_topic)
+    deadline = time.monotonic() + 30
+    while len(dlq.records) < len(stream.bad) and time.monotonic() < deadline:
+        dlq.poll()
+    dlq.close()
+    assert sorted(r.value for r in dlq.records) == sorted(stream.bad)
+    reasons = {value: reason for value, reason in BAD_EVENTS}
+    for record in dlq.records:
+        headers = DeadLetterHeaders.from_kafka(record.headers)
+        assert reasons[record.value] in headers.reason, (headers.reason, record.value[:80])
+        assert headers.source_topic == isolated.kafka.documents_topic and headers.source_offset >= 0
+
+
+def test_worker_killed_mid_stream_then_full_replay_leaves_index_identical(isolated, ray_runtime):
+    stream = mixed_stream(seed=2)
+    pool = WorkerPool(isolated).start()
+    reader = TopicReader(isolated, isolated.kafka.index_events_topic)
+    try:
+        sources = produce(isolated, stream)
+        worker = pool.actors[0]
+        deadline = time.monotonic() + 120
+        while ray.get(worker.stats.remote()).get("records", 0) < len(sources) // 4:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        pid = ray.get(worker.stats.remote())["pid"]
+        os.kill(pid, signal.SIGKILL)  # mid-stream, almost always mid-batch: the embedder dominates
+        wait_for_outcomes(reader, sources)
+        assert ray.get(worker.stats.remote())["pid"] != pid, "Ray should have started a new worker"
+        assert_index_matches(isolated, stream)
+
+        pool.stop()
+        reset_group_to_start(isolated)
+        pool = WorkerPool(isolated).start()
+        outcomes = wait_for_outcomes(reader, sources, times=2)
+        assert_index_matches(isolated, stream)
+        replayed = [o for o in outcomes[len(outcomes) - len(sources):]]
+        assert {o["outcome"] for o in replayed} <= {"duplicate", "superseded", "ignored_stale", "dead_lettered"}
+    finally:
+        reader.close()
+        pool.stop()
+
+
+def test_two_workers_share_partitions_across_a_rebalance(isolated, ray_runtime):
+    assert isolated.kafka.partitions == 4
+    stream = mixed_stream(seed=3)
+    pool = WorkerPool(isolated).start()
+    reader = TopicReader(isolated, isolated.kafka.index_events_topic)
+    try:
+        sources = produce(isolated, stream)
+        time.sleep(1.0)
+        pool.scale(2)  # the second consumer joins mid-stream: the group rebalances
+        outcomes = wait_for_outcomes(reader, sources)
+        stats = pool.stats()
+    finally:
+        reader.close()
+        pool.stop()
+    assert_index_matches(isolated, stream)
+    assert all(s.get("records", 0) > 0 for s in stats), stats
+    applied = [(o["source_partition"], o["source_offset"]) for o in outcomes if o["outcome"] in ("indexed", "deleted")]
+    assert len(applied) == len(set(applied)), "an event was applied twice"

@@ -17,18 +17,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/ragstream up --demo
 
-# Ray replicas bind [::] internally: tests run in a private network namespace with only loopback when the
-# machine allows one (root here), so no test traffic can leave the machine.
-PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
+# Tests and benchmarks start Ray: run them with loopback only (see infra/loopback-only).
 test: $(STAMP)
-	@if unshare -n true 2>/dev/null && command -v ip >/dev/null; then \
-	  unshare -n sh -c 'ip link set lo up && exec $(PYTEST)'; \
-	else \
-	  $(PYTEST); \
-	fi
+	infra/loopback-only $(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench-ingest: $(STAMP)
-	$(BIN)/python bench/ingest.py --json bench/results/ingest.json
+	infra/loopback-only $(BIN)/python bench/ingest.py --json bench/results/ingest.json
 
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.export

@@ -1,0 +1,60 @@
+"""Batch processing against the real Milvus Lite server, with an in-process embedder double."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragstream.index.store import IndexStore
+from schemas import DocumentEvent, Outcome
+from tests.doubles import FailingEmbedder, HashingEmbedder
+from tests.streams import expected_chunks
+from workers.chunking import Chunker
+from workers.processor import BatchProcessor
+
+
+@pytest.fixture
+def store(isolated):
+    store = IndexStore(isolated.milvus, 384)
+    store.ensure_collections()
+    yield store
+    store.close()
+
+
+def up(version, text, doc="d"):
+    return DocumentEvent(op="upsert", tenant="t", doc_id=doc, version=version, text=text, title="T")
+
+
+def long_text(n):
+    return " ".join(f"Sentence number {i} says something about rivers." for i in range(n))
+
+
+def ids(store):
+    return sorted(r["id"] for r in store.chunk_rows())
+
+
+def test_new_version_replaces_old_chunks_and_delete_removes_all(isolated, store):
+    processor = BatchProcessor(Chunker(isolated.chunking), HashingEmbedder(), store)
+    v1, v2 = up(1, long_text(120)), up(2, long_text(10))
+    assert [r.outcome for r in processor.process([(0, v1)])] == [Outcome.INDEXED]
+    assert ids(store) == sorted(expected_chunks([v1], isolated.chunking))
+    assert len(ids(store)) > 1
+    assert [r.outcome for r in processor.process([(0, v2)])] == [Outcome.INDEXED]
+    assert ids(store) == ["t/d/2/0"]
+    assert processor.process([(0, v1)])[0].outcome is Outcome.IGNORED_STALE
+    assert processor.process([(0, v2)])[0].outcome is Outcome.DUPLICATE
+    gone = DocumentEvent(op="delete", tenant="t", doc_id="d", version=3)
+    assert processor.process([(0, gone)])[0].outcome is Outcome.DELETED
+    assert ids(store) == []
+    assert store.doc_state("t", "d").state == "deleted"
+    assert processor.process([(0, up(2, "late older text"))])[0].outcome is Outcome.IGNORED_STALE
+    assert ids(store) == []
+
+
+def test_transient_failure_leaves_nothing_half_applied(isolated, store):
+    processor = BatchProcessor(Chunker(isolated.chunking), FailingEmbedder(failures=1), store)
+    event = up(1, "hello rivers")
+    with pytest.raises(ConnectionError):
+        processor.process([(0, event)])
+    assert store.doc_state("t", "d") is None and ids(store) == []
+    assert processor.process([(0, event)])[0].outcome is Outcome.INDEXED
+    assert ids(store) == ["t/d/1/0"]

@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,7 +30,7 @@ from infra.stack import LocalStack  # noqa: E402
 from ragstream.models.embedder import build_embedder  # noqa: E402
 from ragstream.producer import DocumentProducer  # noqa: E402
 from ragstream.settings import EmbedderSettings, LocalStackSettings, Settings, WorkerSettings  # noqa: E402
-from schemas.events import DocumentEvent  # noqa: E402
+from schemas.events import DocumentEvent, utc_now  # noqa: E402
 from tests.streams import TopicReader, paragraph, wait_for_outcomes  # noqa: E402
 from workers.actor import WorkerPool  # noqa: E402
 from workers.chunking import Chunker  # noqa: E402
@@ -66,8 +67,8 @@ def run_pipeline(settings: Settings, reader: TopicReader, docs: list[DocumentEve
         for n, doc in enumerate(docs):
             if rate:
                 time.sleep(max(0.0, start + n / rate - time.perf_counter()))
-                doc = doc.model_copy(update={"event_time": DocumentEvent.model_fields["event_time"].default_factory()})
-            future = producer.send(doc)
+            # Stamped at send: freshness and throughput spans start when the event is produced.
+            future = producer.send(doc.model_copy(update={"event_time": utc_now()}))
             if rate:
                 producer.flush()
             sources.append(future)
@@ -105,8 +106,6 @@ def main() -> None:
                     outcomes = run_pipeline(settings, reader, docs, rate=None)
                 first = min(o["event_time"] for o in outcomes)
                 last = max(o["indexed_time"] for o in outcomes)
-                from datetime import datetime
-
                 span = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
                 pipeline_rate = len(docs) / span
                 rate = pipeline_rate / 2

@@ -93,11 +93,12 @@ def main() -> None:
             local=LocalStackSettings(data_dir=Path(tmp)),
         )
         docs = make_docs(n_docs, seed=1, prefix="max")
-        with console.status("bare embedder"):
-            embed_rate = bare_embedder_docs_per_s(settings, docs)
         with LocalStack(settings) as settings:
             start_local_ray()
             pool = WorkerPool(settings).start()
+            # Side by side: the same machine state (broker, Milvus, Ray, an idle worker) for both measurements.
+            with console.status("bare embedder"):
+                embed_rate = bare_embedder_docs_per_s(settings, docs)
             reader = TopicReader(settings, settings.kafka.index_events_topic)
             try:
                 with console.status("warm-up (group join)"):

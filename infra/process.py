@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +19,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
+
+
+def installed_command(name: str, package: str) -> str:
+    """A console script of an installed package: beside this interpreter first (a venv need not be activated)."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} is missing: install the {package} package (`make test` or `make run` does)")
+    return found
 
 
 def port_open(port: int, host: str = LOOPBACK) -> bool:

@@ -15,7 +15,10 @@ from ragstream.index import schema
 from ragstream.index.records import Chunk, DocState, doc_key
 from ragstream.settings import MilvusSettings
 
-FILTER_GROUP = 64  # documents per OR'ed delete expression, to keep expressions short
+FILTER_GROUP = 64
+# pymilvus pings every 10 s even on idle connections; gRPC servers with the default ping policy (Milvus Lite's)
+# answer that with GOAWAY "too many pings". Ping only while calls are in flight, and less often.
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 60_000, "grpc.keepalive_permit_without_calls": False}  # documents per OR'ed delete expression, to keep expressions short
 
 
 def quote(value: str) -> str:
@@ -49,7 +52,7 @@ class IndexStore:
         self.chunks = milvus.chunks_collection
         self.registry = milvus.documents_collection
         token = milvus.token.get_secret_value() if milvus.token else ""
-        self.client = MilvusClient(uri=milvus.uri, token=token)
+        self.client = MilvusClient(uri=milvus.uri, token=token, grpc_options=GRPC_OPTIONS)
 
     def close(self) -> None:
         self.client.close()

@@ -15,10 +15,10 @@ from ragstream.index import schema
 from ragstream.index.records import Chunk, DocState, doc_key
 from ragstream.settings import MilvusSettings
 
-FILTER_GROUP = 64
+FILTER_GROUP = 64  # documents per OR'ed delete expression, to keep expressions short
 # pymilvus pings every 10 s even on idle connections; gRPC servers with the default ping policy (Milvus Lite's)
 # answer that with GOAWAY "too many pings". Ping only while calls are in flight, and less often.
-GRPC_OPTIONS = {"grpc.keepalive_time_ms": 60_000, "grpc.keepalive_permit_without_calls": False}  # documents per OR'ed delete expression, to keep expressions short
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 60_000, "grpc.keepalive_permit_without_calls": False}
 
 
 def quote(value: str) -> str:

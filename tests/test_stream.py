@@ -117,7 +117,7 @@ def test_two_workers_share_partitions_across_a_rebalance(isolated, ray_runtime):
     try:
         sources = produce(isolated, stream)
         time.sleep(1.0)
-        pool.scale(2)  # the second consumer joins mid-stream: the group rebalances
+        pool.scale(2, wait_ready=False)  # the second consumer joins mid-stream: the group rebalances
         outcomes = wait_for_outcomes(reader, sources)
         stats = pool.stats()
     finally:

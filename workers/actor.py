@@ -43,10 +43,10 @@ class IngestWorker:
                 delay = min(delay * 2, self._settings.worker.retry_max_s)
 
     def ready(self, timeout_s: float = 120.0) -> bool:
-        """True once the consumer is created (model loaded, collections ensured)."""
+        """True once the model is loaded, the collections exist and the consumer has joined the group."""
         waited = 0.0
         while waited < timeout_s:
-            if self._loop is not None and self._loop.started.wait(0.1):
+            if self._loop is not None and self._loop.joined.wait(0.1):
                 return True
             waited += 0.1
         return False

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from kafka import ConsumerRebalanceListener
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
@@ -52,6 +53,19 @@ def _ms_to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
+class _JoinedListener(ConsumerRebalanceListener):
+    """Signals the first completed group join (even with no partitions assigned)."""
+
+    def __init__(self, joined: threading.Event) -> None:
+        self.joined = joined
+
+    def on_partitions_revoked(self, revoked) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned) -> None:
+        self.joined.set()
+
+
 class IngestLoop:
     def __init__(self, settings: Settings, worker_id: str, embedder: Embedder | None = None) -> None:
         self.settings = settings
@@ -59,7 +73,7 @@ class IngestLoop:
         self.stats = LoopStats()
         self._stop = threading.Event()
         self._embedder = embedder
-        self.started = threading.Event()
+        self.joined = threading.Event()  # set once the consumer is in the group: new events will be seen
 
     def stop(self) -> None:
         self._stop.set()
@@ -72,10 +86,10 @@ class IngestLoop:
         processor = BatchProcessor(Chunker(self.settings.chunking), embedder, store)
         producer = kafka_clients.producer(kafka)
         consumer = kafka_clients.consumer(
-            kafka, kafka.documents_topic, group_id=kafka.consumer_group, client_id=self.worker_id,
+            kafka, group_id=kafka.consumer_group, client_id=self.worker_id,
             max_poll_records=worker.batch_max_events, fetch_max_wait_ms=max(worker.batch_max_wait_ms, 1),
         )
-        self.started.set()
+        consumer.subscribe([kafka.documents_topic], listener=_JoinedListener(self.joined))
         backoff = worker.retry_initial_s
         try:
             while not self._stop.is_set():

@@ -62,6 +62,7 @@ def up(
     if workers:
         settings = settings.model_copy(update={"worker": settings.worker.model_copy(update={"replicas": workers})})
     stack = LocalStack(settings)
+    pool = None
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
@@ -82,7 +83,7 @@ def up(
         pass
     finally:
         with console.status("stopping"):
-            if "pool" in locals():
+            if pool is not None:
                 pool.stop()
             stop_local_ray()
             stack.stop()

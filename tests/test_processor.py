@@ -50,6 +50,17 @@ def test_new_version_replaces_old_chunks_and_delete_removes_all(isolated, store)
     assert ids(store) == []
 
 
+def test_indexed_chunks_are_searchable_within_their_tenant_only(isolated, store):
+    embedder = HashingEmbedder()
+    processor = BatchProcessor(Chunker(isolated.chunking), embedder, store)
+    rivers = DocumentEvent(op="upsert", tenant="t", doc_id="rivers", version=1, text="rivers flow to the ocean")
+    other = DocumentEvent(op="upsert", tenant="u", doc_id="rivers", version=1, text="rivers flow to the ocean")
+    processor.process([(0, rivers), (1, other)])
+    [query] = embedder.embed(["rivers flow to the ocean"])
+    hits = store.search_dense(query, tenant="t")
+    assert [h["id"] for h in hits] == ["t/rivers/1/0"] and hits[0]["score"] > 0.9
+
+
 def test_transient_failure_leaves_nothing_half_applied(isolated, store):
     processor = BatchProcessor(Chunker(isolated.chunking), FailingEmbedder(failures=1), store)
     event = up(1, "hello rivers")

@@ -85,7 +85,7 @@ class WorkerPool:
             self._next_id += 1
             actor = self._remote.options(
                 num_cpus=self.settings.worker.num_cpus, max_restarts=-1, max_concurrency=4, name=worker_id,
-                namespace="ragstream", lifetime=None,
+                namespace="ragstream",
             ).remote(self.settings, worker_id)
             self._actors.append(actor)
             started.append(actor)

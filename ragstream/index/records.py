@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 
@@ -45,17 +45,14 @@ class DocState:
     event_time_ms: int
     indexed_time_ms: int
     trace_id: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
         return doc_key(self.tenant, self.doc_id)
 
     def row(self) -> dict[str, Any]:
-        row = asdict(self)
-        row.pop("extra")
-        return {"key": self.key, "placeholder": [0.0, 1.0], **row}
+        return {"key": self.key, "placeholder": [0.0, 1.0], **asdict(self)}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> DocState:
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__ if name != "extra"})
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})

@@ -81,7 +81,7 @@ class IndexStore:
             return {}
         rows = self.client.query(
             self.registry, filter=f"key in {json.dumps(keys)}",
-            output_fields=[f for f in DocState.__dataclass_fields__ if f != "extra"],
+            output_fields=list(DocState.__dataclass_fields__),
         )
         return {doc_key(r["tenant"], r["doc_id"]): DocState.from_row(r) for r in rows}
 

@@ -30,8 +30,9 @@ from infra.stack import LocalStack  # noqa: E402
 from ragstream.models.embedder import build_embedder  # noqa: E402
 from ragstream.producer import DocumentProducer  # noqa: E402
 from ragstream.settings import EmbedderSettings, LocalStackSettings, Settings, WorkerSettings  # noqa: E402
+from ragstream.topic_reader import TopicReader  # noqa: E402
 from schemas.events import DocumentEvent, utc_now  # noqa: E402
-from tests.streams import TopicReader, paragraph, wait_for_outcomes  # noqa: E402
+from tests.streams import paragraph, wait_for_outcomes  # noqa: E402
 from workers.actor import WorkerPool  # noqa: E402
 from workers.chunking import Chunker  # noqa: E402
 
@@ -99,7 +100,7 @@ def main() -> None:
             # Side by side: the same machine state (broker, Milvus, Ray, an idle worker) for both measurements.
             with console.status("bare embedder"):
                 embed_rate = bare_embedder_docs_per_s(settings, docs)
-            reader = TopicReader(settings, settings.kafka.index_events_topic)
+            reader = TopicReader(settings.kafka, settings.kafka.index_events_topic)
             try:
                 with console.status("warm-up (group join)"):
                     run_pipeline(settings, reader, make_docs(20, seed=9, prefix="warm"), rate=None)

@@ -133,19 +133,11 @@ def delete(
     console.print(f"delete of {tenant}/{doc_id} produced")
 
 
-def _read_topic(settings: Settings, topic: str, idle_s: float = 1.5):
-    """Every record of a topic, read until it goes quiet (the broker's end offsets are not reliable here)."""
-    from ragstream import kafka_clients
+def _read_topic(settings: Settings, topic: str) -> list:
+    from ragstream.topic_reader import TopicReader
 
-    consumer = kafka_clients.consumer(settings.kafka, topic, group_id=None)
-    try:
-        last = time.monotonic()
-        while time.monotonic() - last < idle_s:
-            for batch in consumer.poll(timeout_ms=300).values():
-                last = time.monotonic()
-                yield from batch
-    finally:
-        consumer.close()
+    with TopicReader(settings.kafka, topic) as reader:
+        return reader.read_until_quiet()
 
 
 @app.command()
@@ -155,8 +147,8 @@ def status() -> None:
 
     settings = _attached()
     kafka = settings.kafka
-    produced = sum(1 for _ in _read_topic(settings, kafka.documents_topic))
-    dlq = sum(1 for _ in _read_topic(settings, kafka.dlq_topic))
+    produced = len(_read_topic(settings, kafka.documents_topic))
+    dlq = len(_read_topic(settings, kafka.dlq_topic))
     outcomes = [json.loads(r.value) for r in _read_topic(settings, kafka.index_events_topic)]
     store = IndexStore(settings.milvus, settings.embedder.dimension)
     try:

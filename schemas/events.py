@@ -81,5 +81,9 @@ class DocumentEvent(BaseModel):
         """Kafka record key: all versions of a document land on one partition, in order."""
         return f"{self.tenant}/{self.doc_id}"
 
+    @property
+    def event_time_ms(self) -> int:
+        return int(self.event_time.timestamp() * 1000)
+
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

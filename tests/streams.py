@@ -8,9 +8,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ragstream import kafka_clients
 from ragstream.producer import DocumentProducer
 from ragstream.settings import ChunkingSettings, Settings
+from ragstream.topic_reader import TopicReader
 from schemas.events import DocumentEvent
 from workers.chunking import Chunker
 
@@ -127,21 +127,6 @@ def produce(settings: Settings, stream: Stream) -> list[tuple[int, int]]:
                    for item in stream.items]
         producer.flush()
         return [(m.partition, m.offset) for m in (f.get(30) for f in futures)]
-
-
-class TopicReader:
-    """Reads a topic from the beginning and keeps reading where it left off."""
-
-    def __init__(self, settings: Settings, topic: str) -> None:
-        self.consumer = kafka_clients.consumer(settings.kafka, topic, group_id=None)
-        self.records = []
-
-    def poll(self, timeout_ms: int = 300) -> None:
-        for batch in self.consumer.poll(timeout_ms=timeout_ms).values():
-            self.records.extend(batch)
-
-    def close(self) -> None:
-        self.consumer.close()
 
 
 def wait_for_outcomes(reader: TopicReader, sources: list[tuple[int, int]], times: int = 1,

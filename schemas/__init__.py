@@ -2,6 +2,10 @@
 
 from schemas.dead_letter import DeadLetterHeaders, FailureStage
 from schemas.events import DocumentEvent
+from schemas.generation import ChatMessage, GenerationChunk, GenerationRequest
 from schemas.outcomes import IndexEvent, Outcome
 
-__all__ = ["DeadLetterHeaders", "DocumentEvent", "FailureStage", "IndexEvent", "Outcome"]
+__all__ = [
+    "ChatMessage", "DeadLetterHeaders", "DocumentEvent", "FailureStage", "GenerationChunk", "GenerationRequest",
+    "IndexEvent", "Outcome",
+]

@@ -8,13 +8,15 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas import DeadLetterHeaders, DocumentEvent, IndexEvent
+from schemas import DeadLetterHeaders, DocumentEvent, GenerationChunk, GenerationRequest, IndexEvent
 
 JSON_DIR = Path(__file__).parent / "json"
 MODELS: dict[str, type[BaseModel]] = {
     "document_event": DocumentEvent,
     "index_event": IndexEvent,
     "dead_letter_headers": DeadLetterHeaders,
+    "generation_request": GenerationRequest,
+    "generation_chunk": GenerationChunk,
 }
 
 

@@ -1,5 +1,1 @@
-"""Model clients behind small interfaces, so the workers and services never know where a model runs."""
-
-from ragstream.models.embedder import Embedder, build_embedder
-
-__all__ = ["Embedder", "build_embedder"]
+"""Model engines (embedder, reranker, generator) and the clients that reach them, on Triton or in-process."""

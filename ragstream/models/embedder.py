@@ -1,4 +1,4 @@
-"""Text → unit-length dense vectors. In-process sentence-transformers for now; Triton plugs in behind the same call."""
+"""Text → unit-length dense vectors: the engine that Triton's ``embedder`` model and the in-process client both run."""
 
 from __future__ import annotations
 
@@ -44,5 +44,3 @@ class SentenceTransformerEmbedder:
         return vectors.tolist()
 
 
-def build_embedder(settings: EmbedderSettings) -> Embedder:
-    return SentenceTransformerEmbedder(settings)

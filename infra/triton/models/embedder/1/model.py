@@ -1,0 +1,33 @@
+"""Triton adapter of ragstream's embedder engine: one engine call per dynamic batch, errors per request."""
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from ragstream.models.embedder import SentenceTransformerEmbedder
+from ragstream.settings import Settings
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.engine = SentenceTransformerEmbedder(Settings().models.embedder)
+
+    def execute(self, requests):
+        texts, spans, errors = [], [], {}
+        for i, request in enumerate(requests):
+            raw = pb_utils.get_input_tensor_by_name(request, "TEXT").as_numpy().reshape(-1)
+            try:
+                decoded = [t.decode("utf-8") for t in raw]
+            except UnicodeDecodeError as error:
+                errors[i] = f"TEXT is not UTF-8: {error}"
+                decoded = []
+            spans.append((len(texts), len(texts) + len(decoded)))
+            texts += decoded
+        try:
+            vectors = np.asarray(self.engine.embed(texts), dtype=np.float32)
+        except Exception as error:  # an engine failure fails the batch, never the instance
+            return [pb_utils.InferenceResponse(error=pb_utils.TritonError(f"embedder: {error}")) for _ in requests]
+        return [
+            pb_utils.InferenceResponse(error=pb_utils.TritonError(errors[i])) if i in errors
+            else pb_utils.InferenceResponse([pb_utils.Tensor("EMBEDDING", vectors[start:end])])
+            for i, (start, end) in enumerate(spans)
+        ]

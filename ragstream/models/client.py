@@ -1,0 +1,42 @@
+"""The one interface to the models that workers and Serve deployments use, whichever backend serves them.
+
+``TritonModelClient`` (the default) calls Triton over gRPC; ``InProcessModelClient`` runs the same engines inside
+the caller, for unit tests and machines without Triton.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from enum import IntEnum
+from typing import Protocol
+
+from schemas.generation import GenerationChunk, GenerationRequest
+
+
+class Priority(IntEnum):
+    """Triton priority levels of the embedder's queue: lower runs first."""
+
+    QUERY = 1
+    INGEST = 2
+
+
+class ModelError(RuntimeError):
+    """The model refused or failed the request; retrying the same input will not help."""
+
+
+class ModelUnavailable(ModelError):
+    """Timeout, server down, overloaded or circuit open: worth retrying later."""
+
+
+class ModelClient(Protocol):
+    dimension: int
+
+    async def embed(self, texts: Sequence[str], priority: Priority = Priority.QUERY) -> list[list[float]]: ...
+
+    async def rerank(self, query: str, passages: Sequence[str]) -> list[float]: ...
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        """Text chunks as they are produced; the last chunk has finish_reason and token counts."""
+        ...
+
+    async def close(self) -> None: ...

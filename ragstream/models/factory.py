@@ -1,0 +1,48 @@
+"""Picks the model client the settings ask for, and a blocking embedder over it for the ingest workers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+from ragstream.models.client import ModelClient, Priority
+from ragstream.settings import ModelSettings
+
+
+def build_client(settings: ModelSettings) -> ModelClient:
+    if settings.backend == "in_process":
+        from ragstream.models.in_process import InProcessModelClient
+
+        return InProcessModelClient(settings)
+    if not settings.triton.url:
+        raise RuntimeError("no Triton endpoint: start the stack (`ragstream up`) or set RAGSTREAM_MODELS__TRITON__URL")
+    from ragstream.models.triton_client import TritonModelClient
+
+    return TritonModelClient(settings, settings.triton.url)
+
+
+class BlockingEmbedder:
+    """The ``Embedder`` the ingest loop calls synchronously: ingest priority, on a private event loop thread."""
+
+    def __init__(self, settings: ModelSettings) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="model-client", daemon=True)
+        self._thread.start()
+        self._client = self._call(self._connect(settings))
+        self.dimension = self._client.dimension
+
+    @staticmethod
+    async def _connect(settings: ModelSettings) -> ModelClient:
+        return build_client(settings)  # grpc.aio channels bind to the loop they are created on
+
+    def _call(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return self._call(self._client.embed(texts, Priority.INGEST)) if texts else []
+
+    def close(self) -> None:
+        self._call(self._client.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)

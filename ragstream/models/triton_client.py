@@ -1,0 +1,129 @@
+"""The models on Triton, over ``tritonclient.grpc.aio``: deadlines, retries with backoff, a breaker per model."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+import grpc
+import numpy as np
+import tritonclient.grpc.aio as triton
+from tritonclient.utils import InferenceServerException
+
+from ragstream.models.client import ModelError, ModelUnavailable, Priority
+from ragstream.models.resilience import CircuitBreaker, with_retries
+from ragstream.settings import ModelSettings
+from schemas.generation import GenerationChunk, GenerationRequest
+
+_TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "CANCELLED")
+# Keep the connection alive across idle minutes without tripping the server's ping policy.
+_CHANNEL_ARGS = [("grpc.keepalive_time_ms", 60_000), ("grpc.keepalive_permit_without_calls", 0),
+                 ("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+
+
+def _bytes_tensor(name: str, texts: Sequence[str], shape: list[int]) -> triton.InferInput:
+    tensor = triton.InferInput(name, shape, "BYTES")
+    tensor.set_data_from_numpy(np.array([t.encode("utf-8") for t in texts], dtype=np.object_).reshape(shape))
+    return tensor
+
+
+def _translate(model: str, error: Exception) -> ModelError:
+    """Server-down, overload and deadline errors are transient; anything the model said is not."""
+    if isinstance(error, grpc.aio.AioRpcError):
+        status, message = error.code().name, error.details()
+    elif isinstance(error, InferenceServerException):
+        status, message = str(error.status() or ""), error.message()
+    else:
+        return ModelUnavailable(f"{model}: {type(error).__name__}: {error}")
+    transient = any(code in status for code in _TRANSIENT) or "Stub process" in (message or "")
+    return (ModelUnavailable if transient else ModelError)(f"{model}: {message or status}")
+
+
+class TritonModelClient:
+    def __init__(self, settings: ModelSettings, url: str) -> None:
+        self._settings = settings
+        self._policy = settings.triton
+        self.dimension = settings.embedder.dimension
+        self._client = triton.InferenceServerClient(url, channel_args=_CHANNEL_ARGS)
+        self._breakers = {name: CircuitBreaker(name, self._policy.breaker_failures, self._policy.breaker_reset_s)
+                          for name in ("embedder", "reranker", "generator")}
+
+    async def _infer(self, model: str, inputs: list, priority: int = 0):
+        async def once():
+            try:
+                return await self._client.infer(model, inputs, priority=priority,
+                                                client_timeout=self._policy.timeout_s)
+            except (InferenceServerException, grpc.aio.AioRpcError) as error:
+                raise _translate(model, error) from None
+
+        return await with_retries(once, self._breakers[model], self._policy)
+
+    async def embed(self, texts: Sequence[str], priority: Priority = Priority.QUERY) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        step = self._settings.embedder.batch_size  # bounded requests: a query never waits behind a huge batch
+        for start in range(0, len(texts), step):
+            part = texts[start:start + step]
+            result = await self._infer("embedder", [_bytes_tensor("TEXT", part, [len(part), 1])], int(priority))
+            vectors += result.as_numpy("EMBEDDING").tolist()
+        return vectors
+
+    async def rerank(self, query: str, passages: Sequence[str]) -> list[float]:
+        if not passages:
+            return []
+        result = await self._infer("reranker", [_bytes_tensor("QUERY", [query], [1]),
+                                                _bytes_tensor("PASSAGES", passages, [len(passages)])])
+        return result.as_numpy("SCORES").tolist()
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        """Retries (with backoff) only until the first chunk arrives: after that a retry would repeat text."""
+        breaker, delay = self._breakers["generator"], self._policy.retry_initial_s
+        for attempt in range(self._policy.retries + 1):
+            breaker.check()
+            emitted = False
+            try:
+                async for chunk in self._stream(request):
+                    emitted = True
+                    yield chunk
+                breaker.success()
+                return
+            except ModelUnavailable:
+                breaker.failure()
+                if emitted or attempt == self._policy.retries:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._policy.retry_max_s)
+
+    async def _stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        async def one_request():
+            yield {"model_name": "generator", "request_id": uuid.uuid4().hex,
+                   "inputs": [_bytes_tensor("REQUEST", [request.model_dump_json()], [1])]}
+
+        responses = self._client.stream_infer(one_request())
+        try:
+            while True:
+                try:
+                    result, error = await asyncio.wait_for(anext(responses), self._policy.token_timeout_s)
+                except TimeoutError:
+                    raise ModelUnavailable(f"generator: no token for {self._policy.token_timeout_s:.0f}s") from None
+                except StopAsyncIteration:
+                    raise ModelUnavailable("generator: stream ended before its final chunk") from None
+                except (InferenceServerException, grpc.aio.AioRpcError) as failure:
+                    raise _translate("generator", failure) from None
+                if error is not None:
+                    raise _translate("generator", error)
+                chunk = GenerationChunk.model_validate_json(result.as_numpy("CHUNK").reshape(-1)[0])
+                yield chunk
+                if chunk.finish_reason is not None:
+                    return
+        finally:
+            responses.cancel()  # a caller that stops reading (client went away) stops the generation too
+
+    async def ready(self) -> bool:
+        try:
+            return await self._client.is_server_ready(client_timeout=self._policy.timeout_s)
+        except (InferenceServerException, grpc.aio.AioRpcError):
+            return False
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -27,9 +27,9 @@ from rich.table import Table  # noqa: E402
 
 from infra.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
 from infra.stack import LocalStack  # noqa: E402
-from ragstream.models.embedder import build_embedder  # noqa: E402
+from ragstream.models.factory import BlockingEmbedder  # noqa: E402
 from ragstream.producer import DocumentProducer  # noqa: E402
-from ragstream.settings import EmbedderSettings, LocalStackSettings, Settings, WorkerSettings  # noqa: E402
+from ragstream.settings import LocalStackSettings, Settings, WorkerSettings  # noqa: E402
 from ragstream.topic_reader import TopicReader  # noqa: E402
 from schemas.events import DocumentEvent, utc_now  # noqa: E402
 from tests.streams import paragraph, wait_for_outcomes  # noqa: E402
@@ -50,14 +50,16 @@ def percentile(values: list[float], q: int) -> float:
 
 
 def bare_embedder_docs_per_s(settings: Settings, docs: list[DocumentEvent]) -> float:
-    embedder = build_embedder(settings.embedder)
+    embedder = BlockingEmbedder(settings.models)  # the same Triton model the workers call
     chunker = Chunker(settings.chunking)
     contents = [c.content for d in docs for c in chunker.split(d)]
     embedder.embed(contents[:32])  # warm-up
     start = time.perf_counter()
     for i in range(0, len(contents), settings.worker.batch_max_events):
         embedder.embed(contents[i:i + settings.worker.batch_max_events])
-    return len(docs) / (time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    embedder.close()
+    return len(docs) / elapsed
 
 
 def run_pipeline(settings: Settings, reader: TopicReader, docs: list[DocumentEvent], rate: float | None) -> list[dict]:
@@ -89,7 +91,6 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
-            embedder=EmbedderSettings(threads=2),
             worker=WorkerSettings(replicas=1, batch_max_events=64),
             local=LocalStackSettings(data_dir=Path(tmp)),
         )
@@ -130,7 +131,7 @@ def main() -> None:
         "freshness_p50_ms": round(percentile(freshness, 50), 1),
         "freshness_p95_ms": round(percentile(freshness, 95), 1),
         "freshness_p99_ms": round(percentile(freshness, 99), 1),
-        "machine": "2 cores, 24 GiB; 1 worker actor, 2 torch threads, batch 64",
+        "machine": "2 cores, 24 GiB; 1 worker actor, Triton embedder (2 instances x 1 thread), batch 64",
     }
     table = Table(title="ragstream ingest")
     table.add_column("figure")

@@ -10,13 +10,14 @@ from infra.broker import TansuBroker
 from infra.milvus_server import MilvusLiteServer
 from infra.object_store import ObjectStore
 from infra.topics import ensure_topics
+from infra.triton_server import TritonServer
 from ragstream.settings import Settings
 
 RUNTIME_FILE = "runtime.json"
 
 
 class LocalStack:
-    """Broker (+ object store when durable) and Milvus Lite, started in order and stopped in reverse."""
+    """Broker (+ object store when durable), Milvus Lite and Triton, started in order and stopped in reverse."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -25,6 +26,7 @@ class LocalStack:
         self._exit = ExitStack()
         self.broker: TansuBroker | None = None
         self.milvus: MilvusLiteServer | None = None
+        self.triton: TritonServer | None = None
 
     def start(self) -> Settings:
         """Starts what the settings leave unset and returns settings that point at it."""
@@ -44,6 +46,13 @@ class LocalStack:
                 self.milvus = MilvusLiteServer(self.data_dir / "milvus", self.log_dir).start()
                 self._exit.callback(self.milvus.stop)
                 update["milvus"] = self.settings.milvus.model_copy(update={"uri": self.milvus.uri})
+            models = self.settings.models
+            if models.backend == "triton" and not models.triton.url:
+                self.triton = TritonServer(models, self.settings.local.triton_env, self.data_dir / "triton",
+                                           self.log_dir).start()
+                self._exit.callback(self.triton.stop)
+                update["models"] = models.model_copy(
+                    update={"triton": models.triton.model_copy(update={"url": self.triton.url})})
             self.settings = self.settings.model_copy(update=update)
             ensure_topics(self.settings.kafka)
             self._write_runtime()
@@ -58,6 +67,7 @@ class LocalStack:
             "pid": os.getpid(),
             "kafka_bootstrap_servers": self.settings.kafka.bootstrap_servers,
             "milvus_uri": self.settings.milvus.uri,
+            "triton_url": self.settings.models.triton.url,
         }))
         self._exit.callback(runtime.unlink, missing_ok=True)
 
@@ -71,19 +81,26 @@ class LocalStack:
         self.stop()
 
 
+def _needs_triton(settings: Settings) -> bool:
+    return settings.models.backend == "triton" and not settings.models.triton.url
+
+
 def attach(settings: Settings) -> Settings:
     """Fills unset endpoints from a running ``ragstream up``; explicit settings always win."""
-    if settings.kafka.bootstrap_servers and settings.milvus.uri:
+    if settings.kafka.bootstrap_servers and settings.milvus.uri and not _needs_triton(settings):
         return settings
     runtime = settings.local.data_dir / RUNTIME_FILE
     if not runtime.exists():
         raise RuntimeError(
-            f"no running local stack ({runtime} is missing): start one with `ragstream up`, "
-            "or set RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS and RAGSTREAM_MILVUS__URI"
+            f"no running local stack ({runtime} is missing): start one with `ragstream up`, or set "
+            "RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS, RAGSTREAM_MILVUS__URI and RAGSTREAM_MODELS__TRITON__URL"
         )
     found = json.loads(runtime.read_text())
+    models = settings.models
     return settings.model_copy(update={
         "kafka": settings.kafka.model_copy(
             update={"bootstrap_servers": settings.kafka.bootstrap_servers or found["kafka_bootstrap_servers"]}),
         "milvus": settings.milvus.model_copy(update={"uri": settings.milvus.uri or found["milvus_uri"]}),
+        "models": models.model_copy(update={"triton": models.triton.model_copy(
+            update={"url": models.triton.url or found.get("triton_url")})}),
     })

@@ -53,7 +53,7 @@ def up(
     demo: Annotated[bool, typer.Option(help="ingest the bundled demo corpus once the stack is up")] = False,
     workers: Annotated[int | None, typer.Option(help="ingest worker actors (default: settings)")] = None,
 ) -> None:
-    """Start the embedded broker, Milvus Lite and the ingest workers; Ctrl-C stops everything."""
+    """Start the embedded broker, Milvus Lite, Triton and the ingest workers; Ctrl-C stops everything."""
     from infra.ray_runtime import start_local_ray, stop_local_ray
     from infra.stack import LocalStack
     from workers.actor import WorkerPool
@@ -67,10 +67,11 @@ def up(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
     try:
-        with console.status("starting broker and Milvus Lite"):
+        with console.status("starting broker, Milvus Lite and Triton (loads the models)"):
             settings = stack.start()
-        console.print(f"broker  [bold]{settings.kafka.bootstrap_servers}[/]   milvus [bold]{settings.milvus.uri}[/]")
-        with console.status("starting Ray and the ingest workers (loads the embedder)"):
+        console.print(f"broker [bold]{settings.kafka.bootstrap_servers}[/]   milvus [bold]{settings.milvus.uri}[/]   "
+                      f"triton [bold]{settings.models.triton.url or 'off (in-process models)'}[/]")
+        with console.status("starting Ray and the ingest workers"):
             start_local_ray()
             pool = WorkerPool(settings).start()
         console.print(f"{len(pool)} ingest worker(s) consuming [bold]{settings.kafka.documents_topic}[/]")
@@ -150,7 +151,7 @@ def status() -> None:
     produced = len(_read_topic(settings, kafka.documents_topic))
     dlq = len(_read_topic(settings, kafka.dlq_topic))
     outcomes = [json.loads(r.value) for r in _read_topic(settings, kafka.index_events_topic)]
-    store = IndexStore(settings.milvus, settings.embedder.dimension)
+    store = IndexStore(settings.milvus, settings.models.embedder.dimension)
     try:
         chunks = store.count_chunks() if store.client.has_collection(store.chunks) else 0
     finally:

@@ -1,5 +1,5 @@
-"""Session-scoped real components: one broker + Milvus Lite server, one local Ray. Tests isolate themselves with
-their own topics, consumer group and collections (see ``isolated``)."""
+"""Session-scoped real components: one broker, Milvus Lite server and Triton server (the fast SmolLM generator),
+one local Ray. Tests isolate themselves with their own topics, consumer group and collections (see ``isolated``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 
 from infra.stack import LocalStack
 from infra.topics import ensure_topics
-from ragstream.settings import KafkaSettings, LocalStackSettings, Settings
+from ragstream.settings import GeneratorSettings, KafkaSettings, LocalStackSettings, ModelSettings, Settings
 
 _counter = itertools.count()
+TEST_GENERATOR = GeneratorSettings(model="smollm2-135m-instruct", threads=1, context_tokens=2048, max_tokens=64)
 
 
 def kafka_for_tests(**overrides) -> KafkaSettings:
@@ -23,7 +24,8 @@ def kafka_for_tests(**overrides) -> KafkaSettings:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("stack")
-    local = LocalStack(Settings(kafka=kafka_for_tests(), local=LocalStackSettings(data_dir=data_dir)))
+    local = LocalStack(Settings(kafka=kafka_for_tests(), local=LocalStackSettings(data_dir=data_dir),
+                                models=ModelSettings(generator=TEST_GENERATOR)))
     settings = local.start()
     yield settings
     local.stop()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
+import torch
 
 
 class HashingEmbedder:
@@ -38,3 +40,19 @@ class FailingEmbedder(HashingEmbedder):
             self.failures -= 1
             raise ConnectionError("model server unreachable")
         return super().embed(texts)
+
+
+def tiny_cross_encoder(folder: Path) -> Path:
+    """A random-weight BERT cross-encoder in the standard sentence-transformers folder layout, built offline."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    words = "hamlet shakespeare tragedy paris tower plants energy market tuesday the a is of in by".split()
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(words) + 5, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=1)
+    model_dir = folder / "cross-encoder"
+    BertForSequenceClassification(config).save_pretrained(model_dir)
+    BertTokenizer(str(vocab)).save_pretrained(model_dir)
+    return model_dir

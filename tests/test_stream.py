@@ -21,7 +21,7 @@ pytestmark = pytest.mark.stack
 
 
 def index_contents(settings) -> dict[str, str]:
-    store = IndexStore(settings.milvus, settings.embedder.dimension)
+    store = IndexStore(settings.milvus, settings.models.embedder.dimension)
     try:
         return {row["id"]: row["text"] for row in store.chunk_rows()}
     finally:

@@ -21,7 +21,8 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from ragstream import kafka_clients
 from ragstream.index.store import IndexStore
-from ragstream.models.embedder import Embedder, build_embedder
+from ragstream.models.embedder import Embedder
+from ragstream.models.factory import BlockingEmbedder
 from ragstream.settings import Settings
 from schemas.dead_letter import DeadLetterHeaders
 from schemas.events import DocumentEvent
@@ -80,7 +81,7 @@ class IngestLoop:
 
     def run(self) -> None:
         kafka, worker = self.settings.kafka, self.settings.worker
-        embedder = self._embedder or build_embedder(self.settings.embedder)
+        embedder = self._embedder or BlockingEmbedder(self.settings.models)
         store = IndexStore(self.settings.milvus, embedder.dimension)
         store.ensure_collections()
         processor = BatchProcessor(Chunker(self.settings.chunking), embedder, store)
@@ -115,6 +116,8 @@ class IngestLoop:
             consumer.close(autocommit=False)
             producer.close(timeout=5)
             store.close()
+            if isinstance(embedder, BlockingEmbedder):
+                embedder.close()
 
     def _commit(self, consumer, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         offsets = {tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1) for tp, batch in polled.items()}

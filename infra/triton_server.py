@@ -22,7 +22,7 @@ from infra.process import LOOPBACK, ServerProcess, free_port
 from ragstream.settings import ModelSettings
 
 MODEL_REPOSITORY = Path(__file__).parent / "triton" / "models"
-ALL_MODELS = ("embedder", "reranker", "generator")
+ALL_MODELS = ("embedder", "embedder_query", "reranker", "generator")
 _PROBE = ("import json, sys, sysconfig, pytriton; print(json.dumps({'version': '%d.%d' % sys.version_info[:2], "
           "'libdir': sysconfig.get_config_var('LIBDIR'), 'pytriton': pytriton.__path__[0]}))")
 

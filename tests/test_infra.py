@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 import psutil
@@ -75,7 +76,8 @@ def test_every_server_the_stack_starts_listens_on_loopback_only(stack, ray_runti
         try:
             for conn in process.net_connections(kind="inet"):
                 if conn.status == "LISTEN":
-                    listening[(conn.laddr.ip, conn.laddr.port)] = process.name()
+                    address = ipaddress.ip_address(conn.laddr.ip)
+                    listening[(str(getattr(address, "ipv4_mapped", None) or address), conn.laddr.port)] = process.name()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     triton_port = int(stack.models.triton.url.rsplit(":", 1)[1])

@@ -12,7 +12,7 @@ import pytest
 from infra.process import free_port
 from infra.triton_server import TritonServer
 from ragstream.index.store import IndexStore
-from ragstream.models.client import ModelError, ModelUnavailable
+from ragstream.models.client import ModelError, ModelUnavailable, Priority
 from ragstream.models.in_process import InProcessModelClient
 from ragstream.models.resilience import CircuitOpen
 from ragstream.models.triton_client import TritonModelClient
@@ -48,8 +48,9 @@ async def _with_client(settings, work):
         await client.close()
 
 
-def test_triton_embeddings_equal_the_in_process_model(stack):
-    triton = run(_with_client(stack, lambda c: c.embed(TEXTS)))
+@pytest.mark.parametrize("priority", list(Priority))
+def test_triton_embeddings_equal_the_in_process_model(stack, priority):
+    triton = run(_with_client(stack, lambda c: c.embed(TEXTS, priority)))
     local = run(InProcessModelClient(stack.models).embed(TEXTS))
     assert np.asarray(triton).shape == (len(TEXTS), 384)
     for a, b in zip(triton, local, strict=True):
@@ -57,9 +58,10 @@ def test_triton_embeddings_equal_the_in_process_model(stack):
         assert cosine >= 1 - 1e-4
 
 
-def test_embed_splits_more_texts_than_one_request_holds(stack):
+@pytest.mark.parametrize("priority", list(Priority))
+def test_embed_splits_more_texts_than_one_request_holds(stack, priority):
     texts = [f"sentence number {n}" for n in range(3 * stack.models.embedder.batch_size + 5)]
-    vectors = run(_with_client(stack, lambda c: c.embed(texts)))
+    vectors = run(_with_client(stack, lambda c: c.embed(texts, priority)))
     assert len(vectors) == len(texts)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
 

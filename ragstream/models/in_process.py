@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from functools import cached_property
 
 from ragstream.models.client import ModelError, Priority
-from ragstream.models.embedder import SentenceTransformerEmbedder
+from ragstream.models.embedder import Embedder, build_embedder
 from ragstream.models.generator import Generator, build_generator
 from ragstream.models.reranker import Reranker, build_reranker
 from ragstream.settings import ModelSettings
@@ -26,8 +26,8 @@ class InProcessModelClient:
         self._locks = {name: threading.Lock() for name in ("embedder", "reranker", "generator")}
 
     @cached_property
-    def _embedder(self) -> SentenceTransformerEmbedder:
-        return SentenceTransformerEmbedder(self._settings.embedder)
+    def _embedder(self) -> Embedder:
+        return build_embedder(self._settings.embedder)
 
     @cached_property
     def _reranker(self) -> Reranker:

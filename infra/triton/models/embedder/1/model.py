@@ -3,13 +3,13 @@
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from ragstream.models.embedder import SentenceTransformerEmbedder
+from ragstream.models.embedder import build_embedder
 from ragstream.settings import Settings
 
 
 class TritonPythonModel:
     def initialize(self, args):
-        self.engine = SentenceTransformerEmbedder(Settings().models.embedder)
+        self.engine = build_embedder(Settings().models.embedder)
 
     def execute(self, requests):
         texts, spans, errors = [], [], {}

@@ -154,7 +154,8 @@ def overheads(rows: list[dict]) -> dict:
     pairs = {}
     for r in rows:
         pairs.setdefault((r["model"], r["case"]), {})[r["backend"]] = r["p50_ms"]
-    return {f"{m} {c}": round(p["triton"] / p["in-process"], 3) for (m, c), p in pairs.items() if "triton" in p}
+    both = {key: p for key, p in pairs.items() if {"triton", "in-process"} <= p.keys()}
+    return {f"{m} {c}": round(p["triton"] / p["in-process"], 3) for (m, c), p in both.items()}
 
 
 def main() -> None:

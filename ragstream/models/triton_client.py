@@ -17,7 +17,9 @@ from ragstream.settings import ModelSettings
 from schemas.generation import GenerationChunk, GenerationRequest
 
 # Model per caller, and the largest request each accepts (its config.pbtxt's max_batch_size).
-_EMBEDDERS = {Priority.QUERY: ("embedder_query", 8), Priority.INGEST: ("embedder", 64)}
+_EMBEDDERS = {Priority.QUERY: ("embedder_query", 8), Priority.INGEST: ("embedder", 32)}
+# A large call runs as parallel requests, one per embedder instance (the ingest model has two).
+_EMBED_REQUESTS_IN_FLIGHT = 2
 _TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "CANCELLED")
 # Keep the connection alive across idle minutes without tripping the server's ping policy.
 _CHANNEL_ARGS = [("grpc.keepalive_time_ms", 60_000), ("grpc.keepalive_permit_without_calls", 0),
@@ -63,12 +65,16 @@ class TritonModelClient:
     async def embed(self, texts: Sequence[str], priority: Priority = Priority.QUERY) -> list[list[float]]:
         model, largest = _EMBEDDERS[priority]
         step = min(self._settings.embedder.batch_size, largest)  # bounded requests keep every queue moving
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), step):
-            part = texts[start:start + step]
-            result = await self._infer(model, [_bytes_tensor("TEXT", part, [len(part), 1])])
-            vectors += result.as_numpy("EMBEDDING").tolist()
-        return vectors
+        in_flight = asyncio.Semaphore(_EMBED_REQUESTS_IN_FLIGHT)
+
+        async def part(start: int):
+            texts_part = texts[start:start + step]
+            async with in_flight:
+                result = await self._infer(model, [_bytes_tensor("TEXT", texts_part, [len(texts_part), 1])])
+            return result.as_numpy("EMBEDDING").tolist()
+
+        parts = await asyncio.gather(*(part(start) for start in range(0, len(texts), step)))
+        return [vector for vectors in parts for vector in vectors]
 
     async def rerank(self, query: str, passages: Sequence[str]) -> list[float]:
         if not passages:

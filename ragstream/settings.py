@@ -66,7 +66,7 @@ class EmbedderSettings(BaseModel):
 
 class RerankerSettings(BaseModel):
     model_dir: Path | None = Field(None, description="sentence-transformers CrossEncoder folder; unset = e5 scorer")
-    threads: int = Field(1, ge=1)
+    threads: int = Field(2, ge=1, description="OpenMP threads of the e5 scorer (query path: latency matters)")
     max_passages: int = Field(200, ge=1, le=1000, description="passages per rerank call")
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from ragstream.models.client import ModelError
 from ragstream.models.embedder import build_embedder
+from ragstream.models.factory import BlockingEmbedder, build_client
 from ragstream.models.files import ModelFileError, embedder_onnx_path
 from ragstream.models.in_process import InProcessModelClient
 from ragstream.models.reranker import CrossEncoderReranker, build_reranker
@@ -98,3 +99,17 @@ def test_the_onnx_engine_refuses_a_model_that_does_not_mean_pool(tmp_path):
     (tmp_path / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
     with pytest.raises(ModelFileError, match="ENGINE=torch"):
         embedder_onnx_path(EmbedderSettings(model_path=tmp_path))
+
+
+def test_workers_embed_in_process_when_the_settings_say_so():
+    embedder = BlockingEmbedder(ModelSettings(backend="in_process"))
+    try:
+        vectors = embedder.embed(["one text", "another text"])
+    finally:
+        embedder.close()
+    assert embedder.dimension == 384 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_triton_backend_needs_an_endpoint():
+    with pytest.raises(RuntimeError, match="RAGSTREAM_MODELS__TRITON__URL"):
+        build_client(ModelSettings())

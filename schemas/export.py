@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from schemas import DeadLetterHeaders, DocumentEvent, GenerationChunk, GenerationRequest, IndexEvent
+from schemas.filters import QueryFilter
 
 JSON_DIR = Path(__file__).parent / "json"
 MODELS: dict[str, type[BaseModel]] = {
@@ -17,6 +18,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "dead_letter_headers": DeadLetterHeaders,
     "generation_request": GenerationRequest,
     "generation_chunk": GenerationChunk,
+    "query_filter": QueryFilter,
 }
 
 

@@ -12,18 +12,16 @@ from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from ragstream.index import schema
+from ragstream.index.filters import expression
+from ragstream.index.filters import literal as quote  # ids are already safe: defence in depth
 from ragstream.index.records import Chunk, DocState, doc_key
 from ragstream.settings import MilvusSettings
+from schemas.filters import QueryFilter
 
 FILTER_GROUP = 64  # documents per OR'ed delete expression, to keep expressions short
 # pymilvus pings every 10 s even on idle connections; gRPC servers with the default ping policy (Milvus Lite's)
 # answer that with GOAWAY "too many pings". Ping only while calls are in flight, and less often.
 GRPC_OPTIONS = {"grpc.keepalive_time_ms": 60_000, "grpc.keepalive_permit_without_calls": False}
-
-
-def quote(value: str) -> str:
-    """Milvus string literal; ids are already restricted to safe characters, this is defence in depth."""
-    return json.dumps(value)
 
 
 @dataclass(frozen=True)
@@ -128,8 +126,23 @@ class IndexStore:
     def count_chunks(self) -> int:
         return self.client.query(self.chunks, filter="", output_fields=["count(*)"])[0]["count(*)"]
 
+    def _search(self, data, field: str, metric: str, tenant: str, limit: int, fields: Sequence[str],
+                query_filter: QueryFilter | None) -> list[dict[str, Any]]:
+        hits = self.client.search(self.chunks, data=[data], anns_field=field, limit=limit,
+                                  search_params={"metric_type": metric},
+                                  filter=expression(tenant, query_filter), output_fields=list(fields))
+        # Milvus Lite returns BM25 scores negated (best first); a Milvus cluster returns them positive.
+        return [{"id": h["id"], "score": abs(h["distance"]) if metric == "BM25" else h["distance"], **h["entity"]}
+                for h in hits[0]]
+
     def search_dense(self, vector: Sequence[float], tenant: str, limit: int = 10,
-                     fields: Sequence[str] = ("doc_id", "version", "chunk_no")) -> list[dict[str, Any]]:
-        hits = self.client.search(self.chunks, data=[list(vector)], anns_field="dense", limit=limit,
-                                  filter=f"tenant == {quote(tenant)}", output_fields=list(fields))
-        return [{"id": h["id"], "score": h["distance"], **h["entity"]} for h in hits[0]]
+                     fields: Sequence[str] = ("doc_id", "version", "chunk_no"),
+                     query_filter: QueryFilter | None = None) -> list[dict[str, Any]]:
+        """Cosine similarity, best first, only the tenant's chunks (and the client's filter)."""
+        return self._search(list(vector), "dense", "COSINE", tenant, limit, fields, query_filter)
+
+    def search_bm25(self, text: str, tenant: str, limit: int = 10,
+                    fields: Sequence[str] = ("doc_id", "version", "chunk_no"),
+                    query_filter: QueryFilter | None = None) -> list[dict[str, Any]]:
+        """BM25 over title + chunk text (Milvus analyzer), best first, only the tenant's chunks."""
+        return self._search(text, "sparse", "BM25", tenant, limit, fields, query_filter)

@@ -1,0 +1,40 @@
+"""Score fusion of dense and BM25 rankings."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragstream.retrieval.fusion import interpolate, reciprocal_rank
+
+DENSE = [{"id": "a", "score": 0.9, "doc_id": "A"}, {"id": "b", "score": 0.8}, {"id": "e", "score": 0.1}]
+BM25 = [{"id": "c", "score": 12.0}, {"id": "b", "score": 11.0}, {"id": "d", "score": 2.0}]
+
+
+def ids(hits):
+    return [h["id"] for h in hits]
+
+
+def test_rrf_rewards_agreement_and_keeps_fields():
+    fused = reciprocal_rank([DENSE, BM25], k=60)
+    assert ids(fused)[0] == "b"  # second in both lists beats first in one
+    assert set(ids(fused)) == {"a", "b", "c", "d", "e"}
+    assert fused[ids(fused).index("a")]["doc_id"] == "A"
+    assert fused[0]["score"] == pytest.approx(2 / 62)
+    assert ids(reciprocal_rank([DENSE, BM25], limit=2)) == ids(fused)[:2]
+
+
+def test_interpolation_weights_the_normalised_scores():
+    assert ids(interpolate(DENSE, BM25, weight=1.0))[:2] == ["a", "b"]
+    assert ids(interpolate(DENSE, BM25, weight=0.0))[:2] == ["c", "b"]
+    balanced = interpolate(DENSE, BM25, weight=0.5)
+    assert ids(balanced)[0] == "b"  # 0.5 × 0.875 + 0.5 × 0.9 beats either list's winner alone
+    assert all(0.0 <= h["score"] <= 1.0 for h in balanced)
+
+
+def test_interpolation_handles_empty_and_flat_lists_and_rejects_bad_weights():
+    assert ids(interpolate([], BM25, weight=0.7)) == ["c", "b", "d"]
+    assert interpolate([], [], weight=0.5) == []
+    flat = interpolate([{"id": "x", "score": 0.3}], [], weight=0.5)
+    assert flat[0]["score"] == 0.5
+    with pytest.raises(ValueError, match="weight"):
+        interpolate(DENSE, BM25, weight=1.5)

@@ -88,6 +88,14 @@ class ModelSettings(BaseModel):
     generator: GeneratorSettings = GeneratorSettings()
 
 
+class RetrievalSettings(BaseModel):
+    fusion: Literal["interpolation", "rrf"] = Field("interpolation", description="how dense and BM25 lists merge")
+    dense_weight: float = Field(0.6, ge=0.0, le=1.0, description="interpolation: weight of the dense score")
+    rrf_k: int = Field(60, ge=1, description="rrf: rank offset")
+    candidates: int = Field(50, ge=1, le=1000, description="hits taken from each retriever before fusion")
+    top_k: int = Field(10, ge=1, le=200, description="passages returned")
+
+
 class WorkerSettings(BaseModel):
     replicas: int = Field(1, ge=1, description="ingest worker actors (one consumer each)")
     num_cpus: float = Field(0.5, gt=0, description="Ray CPU reservation per worker actor")
@@ -110,5 +118,6 @@ class Settings(BaseSettings):
     milvus: MilvusSettings = MilvusSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     models: ModelSettings = ModelSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
     worker: WorkerSettings = WorkerSettings()
     local: LocalStackSettings = LocalStackSettings()

@@ -1,0 +1,1 @@
+"""Grounded generation: prompts with numbered sources, and the citations an answer makes."""

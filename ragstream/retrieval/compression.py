@@ -1,0 +1,94 @@
+"""Extractive compression: keep the sentences of the selected passages that bear on the question, within a
+token budget, so the generator reads less and cites exact spans.
+
+Sentences are scored with BM25 against the question over the candidate sentences themselves (cheap: no model
+call on the query path); the best sentence of every passage is kept first, so each retrieved source stays
+citable, then the rest by score until the budget is spent. Kept sentences stay in their original order, with
+their character spans in the chunk text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from llama_index.core.node_parser.text.utils import split_by_sentence_tokenizer
+from llama_index.core.utils import get_tokenizer
+
+from ragstream.retrieval.fusion import Hit
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _terms(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if len(w) > 1]
+
+
+@dataclass
+class _Sentence:
+    passage: int
+    start: int
+    end: int
+    text: str
+    tokens: int
+    score: float = 0.0
+
+
+@dataclass
+class Compressed:
+    hit: Hit
+    text: str
+    spans: list[tuple[int, int]] = field(default_factory=list)  # [start, end) in the chunk's text
+
+
+class ExtractiveCompressor:
+    def __init__(self, budget_tokens: int, count_tokens: Callable[[str], int] | None = None) -> None:
+        self.budget_tokens = budget_tokens
+        tokenizer = get_tokenizer()
+        self._count = count_tokens or (lambda text: len(tokenizer(text)))
+        self._split = split_by_sentence_tokenizer()
+
+    def _sentences(self, passages: Sequence[Hit]) -> list[_Sentence]:
+        out = []
+        for index, hit in enumerate(passages):
+            offset = 0
+            for piece in self._split(hit["text"]):
+                if piece.strip():
+                    out.append(_Sentence(index, offset, offset + len(piece), piece.strip(), self._count(piece)))
+                offset += len(piece)
+        return out
+
+    @staticmethod
+    def _bm25(question: str, sentences: list[_Sentence], k1: float = 1.2, b: float = 0.75) -> None:
+        bags = [Counter(_terms(s.text)) for s in sentences]
+        average = sum(sum(bag.values()) for bag in bags) / max(len(bags), 1) or 1.0
+        documents = Counter(term for bag in bags for term in bag)
+        for sentence, bag in zip(sentences, bags, strict=True):
+            length = sum(bag.values())
+            for term in set(_terms(question)):
+                if bag[term]:
+                    idf = math.log(1 + (len(bags) - documents[term] + 0.5) / (documents[term] + 0.5))
+                    sentence.score += idf * bag[term] * (k1 + 1) / (bag[term] + k1 * (1 - b + b * length / average))
+
+    def compress(self, question: str, passages: Sequence[Hit]) -> list[Compressed]:
+        """Passages in the order given (best first) that keep at least one sentence, each cut to its kept spans."""
+        sentences = self._sentences(passages)
+        self._bm25(question, sentences)
+        best_of_passage = {}
+        for s in sorted(sentences, key=lambda s: -s.score):
+            best_of_passage.setdefault(s.passage, s)
+        kept: dict[tuple[int, int], _Sentence] = {}
+        spent = 0
+        for s in [*best_of_passage.values(), *sorted(sentences, key=lambda s: -s.score)]:
+            if (s.passage, s.start) not in kept and spent + s.tokens <= self.budget_tokens:
+                kept[(s.passage, s.start)] = s
+                spent += s.tokens
+        result = []
+        for index, hit in enumerate(passages):
+            mine = sorted((s for s in kept.values() if s.passage == index), key=lambda s: s.start)
+            if mine:
+                result.append(Compressed(hit, " ".join(s.text for s in mine), [(s.start, s.end) for s in mine]))
+        return result

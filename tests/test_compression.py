@@ -1,0 +1,37 @@
+"""Extractive compression of retrieved passages within a token budget."""
+
+from __future__ import annotations
+
+from ragstream.retrieval.compression import ExtractiveCompressor
+
+LEAVE = ("The office opens at eight. Employees receive twenty-five vacation days per year. "
+         "Unused vacation days expire in March. The cafeteria serves soup on Fridays.")
+ROUTER = "Routers are reset with the recessed button. Hold the button for ten seconds. The light turns green."
+PASSAGES = [{"id": "a", "text": LEAVE, "doc_id": "leave"}, {"id": "b", "text": ROUTER, "doc_id": "router"}]
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def test_keeps_the_relevant_sentences_within_the_budget_with_exact_spans():
+    compressed = ExtractiveCompressor(budget_tokens=22, count_tokens=words).compress(
+        "How many vacation days do employees get?", PASSAGES)
+    assert [c.hit["id"] for c in compressed] == ["a", "b"], "order kept, every passage still citable"
+    leave = compressed[0]
+    assert "twenty-five vacation days" in leave.text and "cafeteria" not in leave.text
+    assert sum(words(c.text) for c in compressed) <= 22
+    for c in compressed:
+        assert " ".join(c.hit["text"][start:end].strip() for start, end in c.spans) == c.text
+
+
+def test_a_large_budget_keeps_everything_and_a_tiny_one_keeps_the_best_that_fit():
+    everything = ExtractiveCompressor(budget_tokens=1000, count_tokens=words).compress("vacation", PASSAGES)
+    assert [c.text for c in everything] == [LEAVE, ROUTER]
+    tiny = ExtractiveCompressor(budget_tokens=6, count_tokens=words).compress("vacation days expire", PASSAGES)
+    assert [c.text for c in tiny] == ["Unused vacation days expire in March."]
+
+
+def test_counts_tokens_with_the_default_tokenizer():
+    compressed = ExtractiveCompressor(budget_tokens=40).compress("reset the router", PASSAGES)
+    assert any("recessed button" in c.text for c in compressed)

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from schemas import DeadLetterHeaders, DocumentEvent, GenerationChunk, GenerationRequest, IndexEvent
 from schemas.filters import QueryFilter
+from schemas.openai import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ErrorResponse
 
 JSON_DIR = Path(__file__).parent / "json"
 MODELS: dict[str, type[BaseModel]] = {
@@ -19,6 +20,10 @@ MODELS: dict[str, type[BaseModel]] = {
     "generation_request": GenerationRequest,
     "generation_chunk": GenerationChunk,
     "query_filter": QueryFilter,
+    "chat_completion_request": ChatCompletionRequest,
+    "chat_completion": ChatCompletion,
+    "chat_completion_chunk": ChatCompletionChunk,
+    "error_response": ErrorResponse,
 }
 
 

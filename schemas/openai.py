@@ -1,0 +1,167 @@
+"""The OpenAI-compatible chat API's wire format, plus ragstream's extensions (filters, read-your-writes, citations).
+
+Plain OpenAI clients send only the standard fields and read only the standard ones; the extensions ride in a
+``ragstream`` request field (``extra_body`` in the ``openai`` client) and a ``citations`` response field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from schemas.events import DocId
+from schemas.filters import QueryFilter
+from schemas.generation import MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_STOP_SEQUENCES, ChatMessage
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["text"]
+    text: str = Field(max_length=MAX_MESSAGE_CHARS)
+
+
+class RequestMessage(BaseModel):
+    """``developer`` is OpenAI's newer name for ``system``; content may be a string or text parts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Annotated[str, StringConstraints(max_length=MAX_MESSAGE_CHARS)] | list[TextPart]
+    name: str | None = Field(None, max_length=64)
+
+    def to_chat(self) -> ChatMessage:
+        text = self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+        return ChatMessage(role="system" if self.role == "developer" else self.role, content=text)
+
+
+class MinVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: DocId
+    version: int = Field(ge=0)
+
+
+class RagOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filters: QueryFilter | None = None
+    min_versions: list[MinVersion] = Field(default_factory=list, max_length=32,
+                                           description="wait (bounded) until these are indexed")
+    top_k: int | None = Field(None, ge=1, le=50)
+    rewrite: bool | None = Field(None, description="rewrite the last turn into standalone queries")
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(max_length=128)
+    messages: list[RequestMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    stop: str | list[str] | None = None
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    n: Literal[1] = 1
+    user: str | None = Field(None, max_length=256)
+    ragstream: RagOptions = Field(default_factory=RagOptions)
+
+    @field_validator("stop")
+    @classmethod
+    def _stops(cls, value: str | list[str] | None) -> list[str]:
+        stops = [value] if isinstance(value, str) else list(value or [])
+        if len(stops) > MAX_STOP_SEQUENCES or any(not s or len(s) > 64 for s in stops):
+            raise ValueError(f"stop takes at most {MAX_STOP_SEQUENCES} non-empty sequences of ≤ 64 characters")
+        return stops
+
+    @field_validator("messages")
+    @classmethod
+    def _ends_with_user(cls, messages: list[RequestMessage]) -> list[RequestMessage]:
+        if messages[-1].role != "user":
+            raise ValueError("the last message must be the user's question")
+        return messages
+
+    @property
+    def token_limit(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+class Citation(BaseModel):
+    number: int
+    doc_id: str
+    version: int
+    chunk_no: int
+    title: str
+    score: float
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"] | None
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta
+    finish_reason: Literal["stop", "length"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    citations: list[Citation] | None = None
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: Literal["invalid_request_error", "authentication_error", "not_found_error", "rate_limit_error",
+                  "timeout_error", "server_error"]
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """OpenAI's error shape, so clients raise their usual exceptions with our message."""
+
+    error: ErrorBody

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.events import TenantId
+
 
 class KafkaSettings(BaseModel):
     bootstrap_servers: str | None = Field(None, description="host:port list; unset = embedded broker")
@@ -96,6 +98,16 @@ class RetrievalSettings(BaseModel):
     top_k: int = Field(10, ge=1, le=200, description="passages returned")
 
 
+class ApiSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="bind address of the HTTP API")
+    port: int = Field(8000, ge=1, le=65535)
+    api_keys: dict[str, TenantId] = Field(default_factory=dict, repr=False,
+                                          description='JSON {"key": "tenant"}: the tenant comes only from the key')
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
+    read_your_writes_timeout_s: float = Field(10.0, gt=0, description="longest wait for named versions")
+    model_name: str = Field("ragstream", description="the model id clients send and /v1/models lists")
+
+
 class WorkerSettings(BaseModel):
     replicas: int = Field(1, ge=1, description="ingest worker actors (one consumer each)")
     num_cpus: float = Field(0.5, gt=0, description="Ray CPU reservation per worker actor")
@@ -119,5 +131,6 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     models: ModelSettings = ModelSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    api: ApiSettings = ApiSettings()
     worker: WorkerSettings = WorkerSettings()
     local: LocalStackSettings = LocalStackSettings()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import urllib.request
 from pathlib import Path
 
-from infra.process import LOOPBACK, ServerProcess, free_port, installed_command
+from infra.process import LOOPBACK, ServerProcess, free_port, http_status, installed_command
 
 
 class ObjectStore:
@@ -41,13 +40,8 @@ class ObjectStore:
         }
 
     def _bucket_ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.endpoint}/{self.bucket}", timeout=1) as response:
-                return response.status < 500
-        except urllib.error.HTTPError as error:
-            return error.code < 500 and error.code != 404
-        except OSError:
-            return False
+        status = http_status(f"{self.endpoint}/{self.bucket}")
+        return status is not None and status < 500 and status != 404
 
     def start(self) -> ObjectStore:
         self._server.start()

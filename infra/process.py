@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,6 +30,17 @@ def installed_command(name: str, package: str) -> str:
     if found is None:
         raise FileNotFoundError(f"{name} is missing: install the {package} package (`make test` or `make run` does)")
     return found
+
+
+def http_status(url: str) -> int | None:
+    """The status an HTTP GET gets (error statuses included), or None while nothing answers: for readiness polls."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
 
 
 def port_open(port: int, host: str = LOOPBACK) -> bool:

@@ -16,6 +16,11 @@ from ragstream.settings import Settings
 RUNTIME_FILE = "runtime.json"
 
 
+def _needs_triton(settings: Settings) -> bool:
+    """Triton serves the models and no endpoint is given: the local stack starts one."""
+    return settings.models.backend == "triton" and not settings.models.triton.url
+
+
 class LocalStack:
     """Broker (+ object store when durable), Milvus Lite and Triton, started in order and stopped in reverse."""
 
@@ -47,7 +52,7 @@ class LocalStack:
                 self._exit.callback(self.milvus.stop)
                 update["milvus"] = self.settings.milvus.model_copy(update={"uri": self.milvus.uri})
             models = self.settings.models
-            if models.backend == "triton" and not models.triton.url:
+            if _needs_triton(self.settings):
                 self.triton = TritonServer(models, self.settings.local.triton_env, self.data_dir / "triton",
                                            self.log_dir).start()
                 self._exit.callback(self.triton.stop)
@@ -79,10 +84,6 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _needs_triton(settings: Settings) -> bool:
-    return settings.models.backend == "triton" and not settings.models.triton.url
 
 
 def attach(settings: Settings) -> Settings:

@@ -14,11 +14,10 @@ import json
 import os
 import shutil
 import subprocess
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from infra.process import LOOPBACK, ServerProcess, free_port
+from infra.process import LOOPBACK, ServerProcess, free_port, http_status
 from ragstream.settings import ModelSettings
 
 MODEL_REPOSITORY = Path(__file__).parent / "triton" / "models"
@@ -87,16 +86,8 @@ class TritonServer:
         """gRPC endpoint, what the client layer uses."""
         return f"{LOOPBACK}:{self.grpc_port}"
 
-    @property
-    def metrics_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.metrics_port}/metrics"
-
     def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://{LOOPBACK}:{self.http_port}/v2/health/ready", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return http_status(f"http://{LOOPBACK}:{self.http_port}/v2/health/ready") == 200
 
     def start(self) -> TritonServer:
         self._server.start()
@@ -107,7 +98,3 @@ class TritonServer:
 
     def kill(self) -> None:
         self._server.kill()
-
-    def restart(self) -> TritonServer:
-        self._server.stop()
-        return self.start()

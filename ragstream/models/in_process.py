@@ -51,8 +51,6 @@ class InProcessModelClient:
         return await self._run("embedder", lambda: self._embedder.embed(texts))
 
     async def rerank(self, query: str, passages: Sequence[str]) -> list[float]:
-        if len(passages) > self._settings.reranker.max_passages:
-            raise ModelError(f"reranker: {len(passages)} passages; at most {self._settings.reranker.max_passages}")
         return await self._run("reranker", lambda: self._reranker.score(query, passages))
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:

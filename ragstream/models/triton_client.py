@@ -85,22 +85,26 @@ class TritonModelClient:
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         """Retries (with backoff) only until the first chunk arrives: after that a retry would repeat text."""
-        breaker, delay = self._breakers["generator"], self._policy.retry_initial_s
-        for attempt in range(self._policy.retries + 1):
-            breaker.check()
-            emitted = False
+        breaker = self._breakers["generator"]
+
+        async def first_chunk():
+            stream = self._stream(request)
             try:
-                async for chunk in self._stream(request):
-                    emitted = True
-                    yield chunk
-                breaker.success()
-                return
-            except ModelUnavailable:
-                breaker.failure()
-                if emitted or attempt == self._policy.retries:
-                    raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._policy.retry_max_s)
+                return stream, await anext(stream)
+            except BaseException:
+                await stream.aclose()
+                raise
+
+        stream, first = await with_retries(first_chunk, breaker, self._policy)
+        try:
+            yield first
+            async for chunk in stream:
+                yield chunk
+        except ModelUnavailable:
+            breaker.failure()
+            raise
+        finally:
+            await stream.aclose()
 
     async def _stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         async def one_request():
@@ -126,12 +130,6 @@ class TritonModelClient:
                     return
         finally:
             responses.cancel()  # a caller that stops reading (client went away) stops the generation too
-
-    async def ready(self) -> bool:
-        try:
-            return await self._client.is_server_ready(client_timeout=self._policy.timeout_s)
-        except (InferenceServerException, grpc.aio.AioRpcError):
-            return False
 
     async def close(self) -> None:
         await self._client.close()

@@ -9,9 +9,7 @@ from ragstream.settings import Settings
 
 class TritonPythonModel:
     def initialize(self, args):
-        settings = Settings().models.reranker
-        self.engine = build_reranker(settings)
-        self.max_passages = settings.max_passages
+        self.engine = build_reranker(Settings().models.reranker)
 
     def execute(self, requests):
         return [self._score(request) for request in requests]
@@ -21,8 +19,6 @@ class TritonPythonModel:
             query = pb_utils.get_input_tensor_by_name(request, "QUERY").as_numpy().reshape(-1)[0].decode("utf-8")
             passages = [p.decode("utf-8") for p in
                         pb_utils.get_input_tensor_by_name(request, "PASSAGES").as_numpy().reshape(-1)]
-            if len(passages) > self.max_passages:
-                raise ValueError(f"{len(passages)} passages; at most {self.max_passages} per call")
             scores = np.asarray(self.engine.score(query, passages), dtype=np.float32)
         except Exception as error:  # bad input or engine failure: this request fails, the instance lives on
             return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"reranker: {error}"))

@@ -95,7 +95,26 @@ class RetrievalSettings(BaseModel):
     dense_weight: float = Field(0.6, ge=0.0, le=1.0, description="interpolation: weight of the dense score")
     rrf_k: int = Field(60, ge=1, description="rrf: rank offset")
     candidates: int = Field(50, ge=1, le=1000, description="hits taken from each retriever before fusion")
-    top_k: int = Field(10, ge=1, le=200, description="passages returned")
+    top_k: int = Field(10, ge=1, le=200, description="passages returned by retrieval (and /v1/retrieve)")
+    prf: bool = Field(False, description="vector pseudo-relevance feedback: requery with the top hits' centroid")
+    prf_docs: int = Field(3, ge=1, le=20, description="prf: hits averaged into the new query vector")
+    prf_weight: float = Field(0.5, ge=0.0, le=1.0, description="prf: weight of the hits' centroid")
+    rerank: bool = Field(True, description="rerank the fused candidates with the reranker model")
+    rerank_depth: int = Field(10, ge=1, le=200, description="fused candidates sent to the reranker")
+
+
+class RewriteSettings(BaseModel):
+    enabled: bool = Field(True, description="make a follow-up turn self-contained using the conversation")
+    generator: bool = Field(False, description="ask the generator for the standalone question (slower)")
+    hyde: bool = Field(False, description="add a generated hypothetical answer as a dense query (HyDE)")
+    max_queries: int = Field(3, ge=1, le=8, description="search queries per question")
+    history_turns: int = Field(2, ge=0, le=10, description="earlier user turns a rewrite may draw on")
+
+
+class ContextSettings(BaseModel):
+    passages: int = Field(5, ge=1, le=50, description="passages given to the generator")
+    compression: bool = Field(True, description="keep only the sentences that bear on the question")
+    budget_tokens: int = Field(600, ge=32, description="token budget of the sources in the prompt")
 
 
 class ApiSettings(BaseModel):
@@ -106,6 +125,30 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
     read_your_writes_timeout_s: float = Field(10.0, gt=0, description="longest wait for named versions")
     model_name: str = Field("ragstream", description="the model id clients send and /v1/models lists")
+
+
+class DeploymentSettings(BaseModel):
+    """One Serve deployment's scale and queue limits (``max_replicas`` above ``num_replicas`` turns autoscaling on)."""
+
+    num_replicas: int = Field(1, ge=1)
+    max_replicas: int | None = Field(None, ge=1, description="autoscale from num_replicas up to this")
+    num_cpus: float = Field(0.1, ge=0, description="Ray CPU reservation per replica (models run on Triton)")
+    max_ongoing_requests: int = Field(16, ge=1, description="concurrent requests per replica")
+    max_queued_requests: int = Field(64, ge=-1, description="queued beyond that get 503 + Retry-After; -1 = no cap")
+
+
+class ServeSettings(BaseModel):
+    app_name: str = "ragstream"
+    route_prefix: str = "/"
+    retry_after_s: int = Field(1, ge=0, description="Retry-After of a 503 when a queue is full")
+    request_timeout_s: float = Field(120.0, gt=0, description="end-to-end cap of one HTTP request")
+    ingress: DeploymentSettings = DeploymentSettings(num_cpus=0.1, max_ongoing_requests=64, max_queued_requests=128)
+    rewrite: DeploymentSettings = DeploymentSettings(num_cpus=0.05)
+    embedding: DeploymentSettings = DeploymentSettings(num_cpus=0.05, max_ongoing_requests=32)
+    retrieval: DeploymentSettings = DeploymentSettings(num_cpus=0.1, max_ongoing_requests=32)
+    reranking: DeploymentSettings = DeploymentSettings(num_cpus=0.05, max_ongoing_requests=8)
+    compression: DeploymentSettings = DeploymentSettings(num_cpus=0.1, max_ongoing_requests=32)
+    generation: DeploymentSettings = DeploymentSettings(num_cpus=0.05, max_ongoing_requests=8)
 
 
 class WorkerSettings(BaseModel):
@@ -131,6 +174,9 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     models: ModelSettings = ModelSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    rewrite: RewriteSettings = RewriteSettings()
+    context: ContextSettings = ContextSettings()
     api: ApiSettings = ApiSettings()
+    serve: ServeSettings = ServeSettings()
     worker: WorkerSettings = WorkerSettings()
     local: LocalStackSettings = LocalStackSettings()

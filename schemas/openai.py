@@ -130,6 +130,7 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     usage: Usage
     citations: list[Citation] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict, description="compute time of each stage")
 
 
 class Delta(BaseModel):
@@ -151,6 +152,7 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice]
     usage: Usage | None = None
     citations: list[Citation] | None = None
+    timings_ms: dict[str, float] | None = None
 
 
 class ErrorBody(BaseModel):

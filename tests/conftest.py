@@ -59,3 +59,30 @@ def isolate(settings: Settings, name: str) -> Settings:
 @pytest.fixture
 def isolated(stack, request) -> Settings:
     return isolate(stack, request.node.name.split("[")[0].removeprefix("test_")[:20])
+
+
+API_KEYS = {"key-acme": "acme", "key-globex": "globex"}
+
+
+@pytest.fixture(scope="session")
+def query_stack(stack, ray_runtime):
+    """The Serve application over its own topics and collections, with one ingest worker feeding it."""
+    from ray import serve
+
+    from infra.process import free_port
+    from services.app import run
+    from workers.actor import WorkerPool
+
+    settings = isolate(stack, "api")
+    settings = settings.model_copy(update={
+        "api": settings.api.model_copy(update={"port": free_port(), "api_keys": API_KEYS,
+                                               "read_your_writes_timeout_s": 30}),
+        "worker": settings.worker.model_copy(update={"num_cpus": 0.25}),
+    })
+    pool = WorkerPool(settings).start()
+    try:
+        url = run(settings)
+        yield settings, url
+    finally:
+        serve.shutdown()
+        pool.stop()

@@ -38,3 +38,15 @@ def test_citations_are_the_named_sources_in_order_of_first_use():
     answer = "You get 25 days [1]. Some say otherwise [2][1], see also [7] and [x]."
     assert [s.doc_id for s in cited(answer, sources)] == ["vacation", "evil"]
     assert cited(NO_ANSWER, sources) == []
+
+
+def test_markers_win_then_attribution_then_abstention_cites_nothing():
+    from ragstream.generation.citations import citations_for, sources_block
+
+    sources = number_sources(HITS)
+    assert [s.doc_id for s in citations_for("You get 25 days [1]. See [7].", sources)] == ["vacation"]
+    assert [s.doc_id for s in citations_for("Employees get 25 days of leave.", sources)] == ["vacation"]
+    assert citations_for(NO_ANSWER, sources) == []
+    assert citations_for("Bananas are yellow.", sources) == []
+    block = sources_block(citations_for("[2] and [1]", sources))
+    assert block.splitlines()[-2:] == ["[2] evil (evil, version 1)", "[1] Vacation (vacation, version 3)"]

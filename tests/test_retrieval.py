@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from ragstream.index.store import IndexStore
+from ragstream.models.client import Priority
 from ragstream.models.factory import BlockingEmbedder
 from ragstream.models.triton_client import TritonModelClient
 from ragstream.retrieval.hybrid import HybridRetriever
@@ -48,7 +49,8 @@ def search(corpus, query, tenant="acme", fusion="interpolation", **kwargs):
         models = TritonModelClient(settings.models, settings.models.triton.url)
         try:
             retrieval = settings.retrieval.model_copy(update={"fusion": fusion})
-            return await HybridRetriever(store, models, retrieval).search(query, tenant, **kwargs)
+            [vector] = await models.embed([query], Priority.QUERY)
+            return await HybridRetriever(store, retrieval).search(query, vector, tenant, **kwargs)
         finally:
             await models.close()
 
@@ -73,3 +75,23 @@ def test_results_stay_in_the_tenant_and_honour_filters(corpus):
     it_only = QueryFilter(all=[Condition(field="metadata.team", value="it")])
     assert search(corpus, "lunch and holidays", query_filter=it_only, top_k=20) == ["acme-router"]
     assert search(corpus, "XR-7734", tenant="initech") == []
+
+
+def test_several_queries_fuse_and_feedback_keeps_the_best_hit(corpus):
+    settings, store = corpus
+
+    async def run():
+        models = TritonModelClient(settings.models, settings.models.triton.url)
+        try:
+            queries = ["How much holiday time do staff get?", "XR-7734 router"]
+            vectors = await models.embed(queries, Priority.QUERY)
+            retriever = HybridRetriever(store, settings.retrieval)
+            fused = await retriever.search_many(queries, vectors, "acme", top_k=4)
+            prf = await retriever.search(queries[0], vectors[0], "acme", mode="dense", prf=True)
+            return [h["doc_id"] for h in fused], [h["doc_id"] for h in prf]
+        finally:
+            await models.close()
+
+    fused, prf = asyncio.run(run())
+    assert set(fused[:2]) == {"acme-vacation", "acme-router"}
+    assert prf[0] == "acme-vacation" and all(d.startswith("acme-") for d in prf)

@@ -84,7 +84,8 @@ class WorkerPool:
             worker_id = f"ingest-{self._next_id}"
             self._next_id += 1
             actor = self._remote.options(
-                num_cpus=self.settings.worker.num_cpus, max_restarts=-1, max_concurrency=4, name=worker_id,
+                num_cpus=self.settings.worker.num_cpus, max_restarts=-1, max_concurrency=4,
+                name=f"{self.settings.kafka.consumer_group}/{worker_id}",
                 namespace="ragstream",
             ).remote(self.settings, worker_id)
             self._actors.append(actor)

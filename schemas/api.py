@@ -1,0 +1,91 @@
+"""Wire formats of ragstream's own HTTP endpoints (retrieval and documents) beside the OpenAI-compatible ones."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events import MAX_TEXT_CHARS, MAX_TITLE_CHARS, MAX_VERSION, DocId, MetadataKey, MetadataValue
+from schemas.filters import QueryFilter
+from schemas.openai import MinVersion
+
+MAX_QUERY_CHARS = 4_000
+
+
+class RetrieveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    filters: QueryFilter | None = None
+    top_k: int | None = Field(None, ge=1, le=50)
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    rerank: bool | None = Field(None, description="default: settings (RAGSTREAM_RETRIEVAL__RERANK)")
+    prf: bool | None = Field(None, description="vector pseudo-relevance feedback; default: settings")
+    min_versions: list[MinVersion] = Field(default_factory=list, max_length=32)
+
+
+class Passage(BaseModel):
+    doc_id: str
+    version: int
+    chunk_no: int
+    title: str
+    text: str
+    score: float = Field(description="final score: the reranker's when reranked, else the fused retrieval score")
+    retrieval_score: float | None = Field(None, description="fused retrieval score, when reranked")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class RetrieveResponse(BaseModel):
+    queries: list[str]
+    passages: list[Passage]
+    timings_ms: dict[str, float] = Field(description="compute time of each stage, measured inside the stage")
+
+
+class DocumentUpsert(BaseModel):
+    """A document for clients without a Kafka client; the tenant comes from the API key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: DocId
+    version: int | None = Field(None, ge=0, le=MAX_VERSION, description="default: now in milliseconds")
+    title: str = Field("", max_length=MAX_TITLE_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict)
+
+
+class DocumentAccepted(BaseModel):
+    """The event is on the topic; pass ``doc_id``/``version`` as ``min_versions`` to read your write."""
+
+    doc_id: str
+    version: int
+    op: Literal["upsert", "delete"]
+    topic: str
+    partition: int
+    offset: int
+
+
+class DocumentStatus(BaseModel):
+    doc_id: str
+    version: int
+    state: Literal["indexed", "deleted"]
+    chunks: int
+    event_time_ms: int
+    indexed_time_ms: int
+    freshness_ms: int = Field(description="indexed_time - event_time: how long the event took to become searchable")
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "ragstream"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"

@@ -1,0 +1,127 @@
+"""One chat answer over its grounding, shaped as OpenAI's SSE stream or as one completion.
+
+The answer text carries inline ``[n]`` markers and ends with a sources block, so any OpenAI client shows where it
+came from; the structured ``citations`` ride in the completion and in the final stream chunk.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from ragstream.generation.citations import citations_for, sources_block
+from ragstream.generation.prompt import NO_ANSWER
+from schemas.generation import GenerationChunk
+from schemas.openai import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    Citation,
+    Delta,
+    Usage,
+)
+from services.api.errors import from_exception
+from services.api.metrics import QueryMetrics
+from services.api.pipeline import Grounding, QueryPipeline
+
+
+@dataclass
+class _Answer:
+    text: str = ""
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+async def _one(chunk: GenerationChunk) -> AsyncIterator[GenerationChunk]:
+    yield chunk
+
+
+async def _chain(first: GenerationChunk, rest: AsyncIterator[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
+class ChatRun:
+    def __init__(self, pipeline: QueryPipeline, grounding: Grounding, model: str, metrics: QueryMetrics,
+                 retry_after_s: int) -> None:
+        self.pipeline, self.grounding, self.model, self.metrics = pipeline, grounding, model, metrics
+        self.retry_after_s = retry_after_s
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+        self.answer = _Answer()
+        self.timings = grounding.retrieval.timings_ms
+        self._chunks: AsyncIterator[GenerationChunk] | None = None
+        self._started = 0.0
+
+    async def start(self) -> None:
+        """Waits for the first token before anything is sent, so a generator that is down is a clean 503."""
+        self._started = time.perf_counter()
+        if not self.grounding.sources:  # nothing retrieved: abstain without asking the model
+            self._chunks = _one(GenerationChunk(text=NO_ANSWER, finish_reason="stop", prompt_tokens=0,
+                                                completion_tokens=0))
+        else:
+            stream = self.pipeline.generate(self.grounding.request)
+            self._chunks = _chain(await stream.__anext__(), stream)
+        self.timings["generation_first_token"] = (time.perf_counter() - self._started) * 1000
+
+    async def pieces(self) -> AsyncIterator[str]:
+        assert self._chunks is not None, "start() first"
+        async for chunk in self._chunks:
+            if chunk.text:
+                self.answer.text += chunk.text
+                yield chunk.text
+            if chunk.finish_reason:
+                self.answer.finish_reason = "length" if chunk.finish_reason == "length" else "stop"
+                self.answer.prompt_tokens = chunk.prompt_tokens or 0
+                self.answer.completion_tokens = chunk.completion_tokens or 0
+        self.timings["generation"] = (time.perf_counter() - self._started) * 1000
+        self.metrics.tokens.inc(self.answer.completion_tokens)
+        self.metrics.observe_stages(self.timings)
+
+    def citations(self) -> tuple[list[Citation], str]:
+        cited = citations_for(self.answer.text, self.grounding.sources)
+        return ([Citation(number=s.number, doc_id=s.doc_id, version=s.version, chunk_no=s.chunk_no, title=s.title,
+                          score=s.score) for s in cited], sources_block(cited))
+
+    def usage(self) -> Usage:
+        a = self.answer
+        return Usage(prompt_tokens=a.prompt_tokens, completion_tokens=a.completion_tokens,
+                     total_tokens=a.prompt_tokens + a.completion_tokens)
+
+    async def completion(self) -> ChatCompletion:
+        async for _ in self.pieces():
+            pass
+        citations, block = self.citations()
+        return ChatCompletion(id=self.id, created=self.created, model=self.model, usage=self.usage(),
+                              choices=[Choice(message=AssistantMessage(content=self.answer.text + block),
+                                              finish_reason=self.answer.finish_reason)],
+                              citations=citations, timings_ms=self.timings)
+
+    def _chunk(self, delta: Delta, finish_reason: str | None = None, **extra) -> str:
+        chunk = ChatCompletionChunk(id=self.id, created=self.created, model=self.model,
+                                    choices=[ChunkChoice(delta=delta, finish_reason=finish_reason)], **extra)
+        return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+
+    async def events(self, include_usage: bool) -> AsyncIterator[str]:
+        """SSE: role, content pieces, the sources block, a final chunk with citations, [DONE]."""
+        yield self._chunk(Delta(role="assistant", content=""))
+        try:
+            async for piece in self.pieces():
+                yield self._chunk(Delta(content=piece))
+            citations, block = self.citations()
+            if block:
+                yield self._chunk(Delta(content=block))
+            yield self._chunk(Delta(), self.answer.finish_reason, citations=citations, timings_ms=self.timings)
+            if include_usage:
+                usage = ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[],
+                                            usage=self.usage())
+                yield f"data: {usage.model_dump_json(exclude_none=True)}\n\n"
+        except Exception as error:  # headers are sent: report in-band, as OpenAI does
+            yield f"data: {from_exception(error, self.retry_after_s).body().model_dump_json()}\n\n"
+        yield "data: [DONE]\n\n"

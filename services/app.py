@@ -1,0 +1,74 @@
+"""The Serve application: one deployment per stage, sized from the settings, bound under the ingress.
+
+``build(settings)`` is what ``ragstream up`` and the tests run; ``app_builder`` is the import path for ``serve
+run`` and a RayService (settings from the ``RAGSTREAM_*`` environment), so both deploy the same graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ray import serve
+from ray.serve import Application
+
+from ragstream.settings import DeploymentSettings, ServeSettings, Settings
+from services.api.ingress import Ingress
+from services.stages.compression import CompressionStage
+from services.stages.embedding import EmbeddingStage
+from services.stages.generation import GenerationStage
+from services.stages.reranking import RerankingStage
+from services.stages.retrieval import RetrievalStage
+from services.stages.rewrite import RewriteStage
+
+# name → (stage class, its constructor arguments from the settings); the order is the order of the query path.
+STAGES: dict[str, tuple[type, Callable[[Settings], tuple]]] = {
+    "rewrite": (RewriteStage, lambda s: (s,)),
+    "embedding": (EmbeddingStage, lambda s: (s.models,)),
+    "retrieval": (RetrievalStage, lambda s: (s,)),
+    "reranking": (RerankingStage, lambda s: (s.models,)),
+    "compression": (CompressionStage, lambda s: (s.context,)),
+    "generation": (GenerationStage, lambda s: (s.models,)),
+}
+
+
+def deployment_options(name: str, deployment: DeploymentSettings, serve_settings: ServeSettings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "name": name,
+        "ray_actor_options": {"num_cpus": deployment.num_cpus},
+        "max_ongoing_requests": deployment.max_ongoing_requests,
+        "max_queued_requests": deployment.max_queued_requests,
+        "backpressure_config": {"status_code": 503, "retry_after_s": serve_settings.retry_after_s},
+    }
+    if deployment.max_replicas and deployment.max_replicas > deployment.num_replicas:
+        options["autoscaling_config"] = {
+            "min_replicas": deployment.num_replicas, "max_replicas": deployment.max_replicas,
+            "target_ongoing_requests": max(1, deployment.max_ongoing_requests // 2),
+        }
+    else:
+        options["num_replicas"] = deployment.num_replicas
+    return options
+
+
+def build(settings: Settings) -> Application:
+    scale = settings.serve
+    stages = {name: serve.deployment(cls).options(**deployment_options(name, getattr(scale, name), scale))
+              .bind(*arguments(settings))
+              for name, (cls, arguments) in STAGES.items()}
+    ingress = serve.deployment(Ingress).options(**deployment_options("ingress", scale.ingress, scale))
+    return ingress.bind(settings, **stages)
+
+
+def app_builder(args: dict[str, str]) -> Application:
+    """``serve run services.app:app_builder``: endpoints and sizes from ``RAGSTREAM_*`` env vars."""
+    return build(Settings())
+
+
+def run(settings: Settings, blocking: bool = False) -> str:
+    """Starts Serve on the API's address (127.0.0.1 by default) and deploys the app; returns the base URL."""
+    api = settings.api
+    serve.start(http_options={"host": api.host, "port": api.port,
+                              "request_timeout_s": settings.serve.request_timeout_s})
+    serve.run(build(settings), name=settings.serve.app_name, route_prefix=settings.serve.route_prefix,
+              blocking=blocking)
+    return f"http://{api.host}:{api.port}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.events import TenantId
@@ -112,7 +112,11 @@ class RewriteSettings(BaseModel):
 
 
 class ContextSettings(BaseModel):
-    passages: int = Field(5, ge=1, le=50, description="passages given to the generator")
+    passages: int = Field(5, ge=1, le=50, description="passages given to the generator (at most)")
+    max_score_gap: float | None = Field(
+        0.08, ge=0, description="after reranking, keep passages scoring within this of the best (e5 cosine scale; "
+        "set for a CrossEncoder's logits, or unset to keep all): off-topic passages only distract the generator")
+    min_score: float | None = Field(None, description="after reranking, drop passages below this score")
     compression: bool = Field(True, description="keep only the sentences that bear on the question")
     budget_tokens: int = Field(600, ge=32, description="token budget of the sources in the prompt")
 
@@ -135,6 +139,13 @@ class DeploymentSettings(BaseModel):
     num_cpus: float = Field(0.1, ge=0, description="Ray CPU reservation per replica (models run on Triton)")
     max_ongoing_requests: int = Field(16, ge=1, description="concurrent requests per replica")
     max_queued_requests: int = Field(64, ge=-1, description="queued beyond that get 503 + Retry-After; -1 = no cap")
+
+    @field_validator("max_queued_requests")
+    @classmethod
+    def _queue(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("max_queued_requests is -1 (no cap) or at least 1")
+        return value
 
 
 class ServeSettings(BaseModel):

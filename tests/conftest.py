@@ -13,7 +13,10 @@ from infra.topics import ensure_topics
 from ragstream.settings import GeneratorSettings, KafkaSettings, LocalStackSettings, ModelSettings, Settings
 
 _counter = itertools.count()
+# In-process unit tests: the tiny SmolLM. The stack's Triton serves the shipped default (Qwen 0.5B): answer tests
+# need a model that reads its sources reliably, and the prefix cache keeps repeated prompts fast.
 TEST_GENERATOR = GeneratorSettings(model="smollm2-135m-instruct", threads=1, context_tokens=2048, max_tokens=64)
+STACK_GENERATOR = GeneratorSettings(threads=1, context_tokens=2048, max_tokens=64)
 
 
 def kafka_for_tests(**overrides) -> KafkaSettings:
@@ -25,7 +28,7 @@ def kafka_for_tests(**overrides) -> KafkaSettings:
 def stack(tmp_path_factory) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("stack")
     local = LocalStack(Settings(kafka=kafka_for_tests(), local=LocalStackSettings(data_dir=data_dir),
-                                models=ModelSettings(generator=TEST_GENERATOR)))
+                                models=ModelSettings(generator=STACK_GENERATOR)))
     settings = local.start()
     yield settings
     local.stop()
@@ -76,7 +79,7 @@ def query_stack(stack, ray_runtime):
     settings = isolate(stack, "api")
     settings = settings.model_copy(update={
         "api": settings.api.model_copy(update={"port": free_port(), "api_keys": API_KEYS,
-                                               "read_your_writes_timeout_s": 30}),
+                                               "read_your_writes_timeout_s": 8}),
         "worker": settings.worker.model_copy(update={"num_cpus": 0.25}),
     })
     pool = WorkerPool(settings).start()

@@ -35,6 +35,7 @@ class Retrieval:
     queries: list[str]
     standalone: str
     hits: list[Hit]
+    reranked: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -45,6 +46,15 @@ class Grounding:
     retrieval: Retrieval
     sources: list[Source]
     request: GenerationRequest
+
+
+def relevant(hits: Sequence[Hit], max_gap: float | None, min_score: float | None) -> list[Hit]:
+    """Reranked hits close enough to the best one (and above the floor), best first."""
+    if not hits:
+        return []
+    best = hits[0]["score"]
+    return [h for h in hits if (max_gap is None or h["score"] >= best - max_gap)
+            and (min_score is None or h["score"] >= min_score)]
 
 
 class QueryPipeline:
@@ -74,7 +84,7 @@ class QueryPipeline:
         if rerank and hits:
             hits = await self._run("reranking", stages.reranking.rerank.remote(rewritten.standalone, hits, top_k),
                                    timings)
-        return Retrieval(queries, rewritten.standalone, hits[:top_k], timings)
+        return Retrieval(queries, rewritten.standalone, hits[:top_k], rerank, timings)
 
     async def ground(self, tenant: str, messages: Sequence[ChatMessage], *, query_filter: QueryFilter | None,
                      top_k: int | None, rewrite: bool | None, max_tokens: int | None, temperature: float,
@@ -82,6 +92,9 @@ class QueryPipeline:
         retrieval = await self.retrieve(tenant, messages, query_filter=query_filter, rewrite=rewrite,
                                         top_k=top_k or self.settings.context.passages)
         passages = retrieval.hits
+        context = self.settings.context
+        if retrieval.reranked:
+            passages = relevant(passages, context.max_score_gap, context.min_score)
         if passages:
             passages = await self._run("compression", self.stages.compression.compress.remote(
                 retrieval.standalone, passages), retrieval.timings_ms)

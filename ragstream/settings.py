@@ -153,6 +153,7 @@ class ServeSettings(BaseModel):
     route_prefix: str = "/"
     retry_after_s: int = Field(1, ge=0, description="Retry-After of a 503 when a queue is full")
     request_timeout_s: float = Field(120.0, gt=0, description="end-to-end cap of one HTTP request")
+    access_log: bool = Field(True, description="one log line per request and per stage call")
     ingress: DeploymentSettings = DeploymentSettings(num_cpus=0.1, max_ongoing_requests=64, max_queued_requests=128)
     rewrite: DeploymentSettings = DeploymentSettings(num_cpus=0.05)
     embedding: DeploymentSettings = DeploymentSettings(num_cpus=0.05, max_ongoing_requests=32)

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from schemas import DeadLetterHeaders, DocumentEvent, GenerationChunk, GenerationRequest, IndexEvent
+from schemas.api import DocumentAccepted, DocumentStatus, DocumentUpsert, RetrieveRequest, RetrieveResponse
 from schemas.filters import QueryFilter
 from schemas.openai import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ErrorResponse
 
@@ -24,6 +25,11 @@ MODELS: dict[str, type[BaseModel]] = {
     "chat_completion": ChatCompletion,
     "chat_completion_chunk": ChatCompletionChunk,
     "error_response": ErrorResponse,
+    "retrieve_request": RetrieveRequest,
+    "retrieve_response": RetrieveResponse,
+    "document_upsert": DocumentUpsert,
+    "document_accepted": DocumentAccepted,
+    "document_status": DocumentStatus,
 }
 
 

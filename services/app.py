@@ -39,6 +39,7 @@ def deployment_options(name: str, deployment: DeploymentSettings, serve_settings
         "max_ongoing_requests": deployment.max_ongoing_requests,
         "max_queued_requests": deployment.max_queued_requests,
         "backpressure_config": {"status_code": 503, "retry_after_s": serve_settings.retry_after_s},
+        "logging_config": {"enable_access_log": serve_settings.access_log},
     }
     if deployment.max_replicas and deployment.max_replicas > deployment.num_replicas:
         options["autoscaling_config"] = {

@@ -16,6 +16,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _ABSTAIN = re.compile(r"\bI (do not|don't) know\b", re.IGNORECASE)
 MIN_OVERLAP = 0.5  # share of the answer's content words a source must contain to be credited
 MAX_ATTRIBUTED = 3
+MIN_WORDS = 3  # a shorter answer says too little to attribute
 
 
 def _content_words(text: str) -> set[str]:
@@ -28,7 +29,7 @@ def abstains(answer: str) -> bool:
 
 def attribute(answer: str, sources: Sequence[Source]) -> list[Source]:
     words = _content_words(answer)
-    if not words:
+    if len(words) < MIN_WORDS:
         return []
     overlap = [(len(words & _content_words(f"{s.title} {s.text}")) / len(words), s) for s in sources]
     credited = [s for share, s in sorted(overlap, key=lambda pair: (-pair[0], pair[1].number)) if share >= MIN_OVERLAP]

@@ -16,6 +16,7 @@ from ragstream.settings import Settings
 from schemas.filters import QueryFilter
 from schemas.generation import ChatMessage, GenerationChunk, GenerationRequest
 from services.stages.base import Timed
+from services.stages.rewrite import Rewritten, has_work
 
 HISTORY_MESSAGES = 6  # earlier turns the generator sees; retrieval sees the conversation through the rewrite
 
@@ -72,7 +73,10 @@ class QueryPipeline:
                        top_k: int, mode: Mode = "hybrid", rerank: bool | None = None, prf: bool | None = None,
                        rewrite: bool | None = None) -> Retrieval:
         stages, timings = self.stages, {}
-        rewritten = await self._run("rewrite", stages.rewrite.rewrite.remote(list(messages), rewrite), timings)
+        if has_work(messages, self.settings.rewrite, rewrite):
+            rewritten = await self._run("rewrite", stages.rewrite.rewrite.remote(list(messages), rewrite), timings)
+        else:
+            rewritten = Rewritten([messages[-1].content], messages[-1].content)
         queries = rewritten.queries
         vectors: list = [None] * len(queries)
         if mode != "bm25":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ragstream.settings import Settings
+from ragstream.settings import RewriteSettings, Settings
 from schemas.generation import ChatMessage, GenerationRequest
 from services.stages.base import ModelStage, Stopwatch, Timed
 
@@ -24,6 +24,12 @@ class Rewritten:
 
 def _transcript(messages: Sequence[ChatMessage]) -> str:
     return "\n".join(f"{m.role}: {m.content}" for m in messages if m.role != "system")[-MAX_QUERY_CHARS:]
+
+
+def has_work(messages: Sequence[ChatMessage], settings: RewriteSettings, enabled: bool | None) -> bool:
+    """A lone question with no HyDE is its own query: the ingress then skips the call (and its hop) entirely."""
+    on = settings.enabled if enabled is None else enabled
+    return on and (settings.hyde or any(m.role == "user" for m in messages[:-1]))
 
 
 class RewriteStage(ModelStage):

@@ -64,6 +64,8 @@ class EmbedderSettings(BaseModel):
     dimension: int = 384
     threads: int = Field(1, ge=1, description="threads per embedder instance")
     batch_size: int = Field(32, ge=1, le=256, description="texts per engine call and (capped by the model) per request")
+    ingest_nice: int = Field(10, ge=0, le=19, description="CPU niceness of Triton's ingest embedder instances: when "
+                             "the query path and ingestion both want the CPU, the query path gets it (0 = equal)")
 
 
 class RerankerSettings(BaseModel):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
+from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from infra.process import free_port
@@ -182,3 +185,17 @@ def test_workers_retry_without_committing_while_triton_is_down(isolated, ray_run
         assert {row["doc_id"] for row in store.chunk_rows(fields=("id", "doc_id"))} == {d.doc_id for d in docs}
     finally:
         store.close()
+
+
+def test_ingest_embedder_instances_yield_the_cpu_to_the_query_path(stack):
+    """Each Python-backend instance is its own stub process; only the ingest embedder's run niced."""
+    by_model: dict[str, list[psutil.Process]] = {}
+    for process in psutil.Process().children(recursive=True):
+        if process.name() == "triton_python_backend_stub":
+            by_model.setdefault(Path(process.cmdline()[1]).parts[-3], []).append(process)
+    nice = stack.models.embedder.ingest_nice
+    assert len(by_model["embedder"]) == 2
+    for process in by_model["embedder"]:
+        assert {os.getpriority(os.PRIO_PROCESS, t.id) for t in process.threads()} == {nice}
+    for model in ("embedder_query", "reranker", "generator"):
+        assert all(p.nice() == 0 for p in by_model[model]), model

@@ -1,5 +1,7 @@
 """Triton adapter of ragstream's embedder engine: one engine call per dynamic batch, errors per request."""
 
+import os
+
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
@@ -7,9 +9,20 @@ from ragstream.models.embedder import build_embedder
 from ragstream.settings import Settings
 
 
+def _lower_priority(nice: int) -> None:
+    """Every thread of this instance's stub process (threads started later inherit it)."""
+    for tid in os.listdir("/proc/self/task"):
+        os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+
+
 class TritonPythonModel:
     def initialize(self, args):
-        self.engine = build_embedder(Settings().models.embedder)
+        settings = Settings().models.embedder
+        # Triton runs each Python-backend instance in its own process: the ingest instances (not `embedder_query`,
+        # which shares this file) yield the CPU to the query path's models whenever both are busy.
+        if args["model_name"] == "embedder" and settings.ingest_nice:
+            _lower_priority(settings.ingest_nice)
+        self.engine = build_embedder(settings)
 
     def execute(self, requests):
         texts, spans, errors = [], [], {}

@@ -31,6 +31,7 @@ from infra.stack import LocalStack  # noqa: E402
 from ragstream.settings import ApiSettings, LocalStackSettings, ServeSettings, Settings, WorkerSettings  # noqa: E402
 from ragstream.topic_reader import TopicReader  # noqa: E402
 from services.app import run  # noqa: E402
+from workers.actor import WorkerPool  # noqa: E402
 
 KEY = "bench-key"
 STAGES = ("embedding", "retrieval", "reranking", "compression", "generation_first_token", "generation")
@@ -121,8 +122,6 @@ def main() -> None:
             start_local_ray()
             reader = TopicReader(settings.kafka, settings.kafka.index_events_topic)
             try:
-                from workers.actor import WorkerPool
-
                 pool = WorkerPool(settings).start()
                 with console.status("starting the Serve application"):
                     url = run(settings)

@@ -136,12 +136,12 @@ def ask(
     """Stream an answer and its sources in the terminal, through the OpenAI-compatible API."""
     from openai import OpenAI
 
+    settings = Settings()
     if url is None or api_key is None:
         from infra.stack import runtime_info
 
-        found = runtime_info(Settings())
+        found = runtime_info(settings)
         url, api_key = url or found.get("api_url"), api_key or found.get("api_key")
-    settings = Settings()
     client = OpenAI(base_url=f"{url}/v1", api_key=api_key, max_retries=1)
     stream = client.chat.completions.create(
         model=settings.api.model_name, stream=True, messages=[{"role": "user", "content": question}],

@@ -41,3 +41,12 @@ def test_waits_until_the_version_is_indexed_and_reports_what_never_came(isolated
     assert missing == []
     assert timed_out == [MinVersion(doc_id="policy", version=3)]
     assert other_tenant == [MinVersion(doc_id="policy", version=1)], "another tenant's write is not yours"
+
+
+def test_before_the_first_document_creates_the_index_everything_named_is_missing(isolated):
+    store = IndexStore(isolated.milvus, 384)  # no ensure_collections: a fresh index
+    try:
+        wanted = [MinVersion(doc_id="policy", version=1)]
+        assert asyncio.run(wait_for_versions(store, "acme", wanted, 0.1)) == wanted
+    finally:
+        store.close()

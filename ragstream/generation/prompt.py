@@ -1,7 +1,7 @@
 """The grounded prompt: numbered sources, the most relevant placed nearest the question, and an instruction to
 cite by number and to say so when the sources do not hold the answer.
 
-Source text is data, not instructions: it sits inside a delimited block that the system prompt tells the model
+Source text is data, not instructions: it sits inside a delimited block that the instructions tell the model
 never to obey, so a document saying "ignore your instructions" is only quoted.
 """
 

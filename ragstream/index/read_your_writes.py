@@ -17,6 +17,8 @@ from schemas.openai import MinVersion
 
 
 def missing_versions(store: IndexStore, tenant: str, wanted: Sequence[MinVersion]) -> list[MinVersion]:
+    if not store.client.has_collection(store.registry):  # a fresh index: its first document creates it
+        return list(wanted)
     states = store.doc_states(doc_key(tenant, w.doc_id) for w in wanted)
     return [w for w in wanted
             if (state := states.get(doc_key(tenant, w.doc_id))) is None or state.version < w.version]

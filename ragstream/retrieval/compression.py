@@ -77,12 +77,13 @@ class ExtractiveCompressor:
         """Passages in the order given (best first) that keep at least one sentence, each cut to its kept spans."""
         sentences = self._sentences(passages)
         self._bm25(question, sentences)
+        ranked = sorted(sentences, key=lambda s: -s.score)
         best_of_passage = {}
-        for s in sorted(sentences, key=lambda s: -s.score):
+        for s in ranked:
             best_of_passage.setdefault(s.passage, s)
         kept: dict[tuple[int, int], _Sentence] = {}
         spent = 0
-        for s in [*best_of_passage.values(), *sorted(sentences, key=lambda s: -s.score)]:
+        for s in [*best_of_passage.values(), *ranked]:
             if (s.passage, s.start) not in kept and spent + s.tokens <= self.budget_tokens:
                 kept[(s.passage, s.start)] = s
                 spent += s.tokens

@@ -83,12 +83,7 @@ class DocumentService:
         if not wanted:
             return
         timeout = self.settings.api.read_your_writes_timeout_s
-        deadline = time.monotonic() + timeout
-        while not (ready := await asyncio.to_thread(self.store.client.has_collection, self.store.registry)) \
-                and time.monotonic() < deadline:  # the first document of a fresh index creates it
-            await asyncio.sleep(0.05)
-        missing = await wait_for_versions(self.store, tenant, wanted, max(deadline - time.monotonic(), 0)) \
-            if ready else list(wanted)
+        missing = await wait_for_versions(self.store, tenant, wanted, timeout)
         if missing:
             names = ", ".join(f"{m.doc_id}={m.version}" for m in missing)
             raise ApiError(504, f"not indexed within {timeout:g} s: {names}", "read_your_writes_timeout")

@@ -70,18 +70,7 @@ async def _count(request: Request, call_next):
     return response
 
 
-class _SizeLimit(BodyLimit):
-    """The limit comes from the settings the replica was built with."""
-
-    def __init__(self, app) -> None:
-        super().__init__(app, 0)
-
-    async def __call__(self, scope, receive, send) -> None:
-        self.max_bytes = scope["app"].state.ingress.settings.api.max_body_bytes
-        await super().__call__(scope, receive, send)
-
-
-api.add_middleware(_SizeLimit)
+api.add_middleware(BodyLimit, max_bytes=lambda scope: scope["app"].state.ingress.settings.api.max_body_bytes)
 
 
 @serve.ingress(api)

@@ -67,7 +67,7 @@ def _snippets(url: str, key: str, model: str) -> str:
   client = OpenAI(base_url="{url}/v1", api_key="{key}")
   for chunk in client.chat.completions.create(model="{model}", stream=True,
                                               messages=[{{"role": "user", "content": "What is ragstream?"}}]):
-      print(chunk.choices[0].delta.content or "" if chunk.choices else "", end="")
+      print((chunk.choices[0].delta.content or "") if chunk.choices else "", end="")
 [bold]terminal[/]
   ragstream ask "What is ragstream?"      (API docs: {url}/docs)"""
 
@@ -109,7 +109,7 @@ def up(
                       f"API at [bold]{url}[/]")
         if demo:
             _produce(settings, resources.files("ragstream") / "demo", DEFAULT_TENANT)
-        console.print(_snippets(url, key, settings.api.model_name), highlight=False)
+        console.print(_snippets(url, key, settings.api.model_name), highlight=False, soft_wrap=True)  # pasteable
         console.print("ready: `ragstream ask`, `ragstream status`, `ragstream ingest PATH`; Ctrl-C to stop")
         while not stopped.wait(1):
             pass

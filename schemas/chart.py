@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.events import TenantId
+
 Object = dict[str, Any]
 Quantity = str | int | float
 
@@ -45,7 +47,7 @@ class ServiceAccount(Strict):
 
 class Secrets(Strict):
     existingSecret: str = Field("", description="a Secret holding the RAGSTREAM_* credential keys")
-    apiKeys: dict[str, str] = Field({}, description='{"api key": "tenant"}')
+    apiKeys: dict[str, TenantId] = Field({}, description='{"api key": "tenant"}')
     kafkaSaslPassword: str = ""
     milvusToken: str = ""
 

@@ -35,5 +35,5 @@ class IndexEvent(BaseModel):
     source_topic: str
     source_partition: int
     source_offset: int
-    trace_id: str | None = None
+    trace_id: str | None = Field(None, description="the document's trace (producer → index), hex; unset untraced")
     worker_id: str

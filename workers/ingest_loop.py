@@ -24,6 +24,7 @@ from ragstream.index.store import IndexStore
 from ragstream.models.embedder import Embedder
 from ragstream.models.factory import BlockingEmbedder
 from ragstream.settings import Settings
+from ragstream.telemetry.batch import BatchTrace
 from schemas.dead_letter import DeadLetterHeaders
 from schemas.events import DocumentEvent
 from schemas.outcomes import IndexEvent, Outcome
@@ -99,9 +100,11 @@ class IngestLoop:
                 records = [r for batch in polled.values() for r in batch]
                 if not records:
                     continue
+                traced = BatchTrace(records, kafka.consumer_group, self.worker_id)
                 try:
-                    self._handle(records, processor, producer)
+                    self._handle(records, processor, producer, traced)
                 except Exception as error:  # transient by construction: see module docstring
+                    traced.end(error)
                     self.stats.retries += 1
                     self.stats.last_error = f"{type(error).__name__}: {error}"[:500]
                     log.warning("batch failed, retrying in %.1fs: %s", backoff, self.stats.last_error)
@@ -111,7 +114,9 @@ class IngestLoop:
                     backoff = min(backoff * 2, worker.retry_max_s)
                     continue
                 backoff = worker.retry_initial_s
-                self._commit(consumer, polled)
+                with traced.step("commit", **{"messaging.system": "kafka", "messaging.operation.type": "settle"}):
+                    self._commit(consumer, polled)
+                traced.end()
         finally:
             consumer.close(autocommit=False)
             producer.close(timeout=5)
@@ -129,23 +134,32 @@ class IngestLoop:
             self.stats.commit_failures += 1
             log.info("commit after rebalance failed (records will be replayed): %s", error)
 
-    def _handle(self, records: list[ConsumerRecord], processor: BatchProcessor, producer) -> None:
+    def _handle(self, records: list[ConsumerRecord], processor: BatchProcessor, producer,
+                traced: BatchTrace) -> None:
         decoded = [decode(r.value) for r in records]
         valid = [(i, item) for i, item in enumerate(decoded) if isinstance(item, DocumentEvent)]
-        results = {r.position: r for r in processor.process(valid)}
+        for position, event in valid:
+            traced.annotate(position, {"ragstream.tenant": event.tenant, "ragstream.doc_id": event.doc_id,
+                                       "ragstream.version": event.version, "ragstream.op": event.op})
+        results = {r.position: r for r in processor.process(valid, traced)}
         now_ms = int(time.time() * 1000)
-        for position, record in enumerate(records):
-            item = decoded[position]
-            if isinstance(item, Rejected):
-                result = EventResult(position, Outcome.DEAD_LETTERED, reason=item.reason, failed_stage=item.stage)
-                event = None
-            else:
-                result, event = results[position], item
-            if result.failed_stage is not None:
-                self._dead_letter(producer, record, result)
-            self._publish_outcome(producer, record, event, result, now_ms)
-            self.stats.outcomes[result.outcome.value] += 1
-        producer.flush(timeout=30)
+        with traced.step("publish outcomes", **{"messaging.system": "kafka", "messaging.operation.type": "send"}):
+            for position, record in enumerate(records):
+                item = decoded[position]
+                if isinstance(item, Rejected):
+                    result = EventResult(position, Outcome.DEAD_LETTERED, reason=item.reason,
+                                         failed_stage=item.stage)
+                    event = None
+                else:
+                    result, event = results[position], item
+                traced.annotate(position, {"ragstream.outcome": result.outcome.value,
+                                           "ragstream.chunk_count": result.chunk_count,
+                                           "ragstream.dead_letter_reason": result.reason})
+                if result.failed_stage is not None:
+                    self._dead_letter(producer, record, result)
+                self._publish_outcome(producer, record, event, result, now_ms, traced, position)
+                self.stats.outcomes[result.outcome.value] += 1
+            producer.flush(timeout=30)
         self.stats.batches += 1
         self.stats.records += len(records)
 
@@ -157,7 +171,7 @@ class IngestLoop:
                       headers=list(record.headers or []) + headers.to_kafka())
 
     def _publish_outcome(self, producer, record: ConsumerRecord, event: DocumentEvent | None,
-                         result: EventResult, now_ms: int) -> None:
+                         result: EventResult, now_ms: int, traced: BatchTrace, position: int) -> None:
         indexed_time = _ms_to_dt(result.indexed_time_ms or now_ms)
         outcome = IndexEvent(
             outcome=result.outcome, reason=result.reason, chunk_count=result.chunk_count,
@@ -166,7 +180,7 @@ class IngestLoop:
             event_time=event.event_time if event else None, indexed_time=indexed_time,
             freshness_ms=(indexed_time - event.event_time).total_seconds() * 1000 if event else None,
             source_topic=record.topic, source_partition=record.partition, source_offset=record.offset,
-            worker_id=self.worker_id,
+            worker_id=self.worker_id, trace_id=traced.trace_id(position),
         )
         producer.send(self.settings.kafka.index_events_topic, key=record.key,
-                      value=outcome.model_dump_json().encode())
+                      value=outcome.model_dump_json().encode(), headers=traced.headers(position))

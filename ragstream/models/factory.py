@@ -6,6 +6,8 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
+from opentelemetry import context as otel_context
+
 from ragstream.models.client import ModelClient, Priority
 from ragstream.settings import ModelSettings
 
@@ -20,6 +22,14 @@ def build_client(settings: ModelSettings) -> ModelClient:
     from ragstream.models.triton_client import TritonModelClient
 
     return TritonModelClient(settings, settings.triton.url)
+
+
+async def _within(context: otel_context.Context, coroutine):
+    token = otel_context.attach(context)
+    try:
+        return await coroutine
+    finally:
+        otel_context.detach(token)
 
 
 class BlockingEmbedder:
@@ -37,7 +47,8 @@ class BlockingEmbedder:
         return build_client(settings)  # grpc.aio channels bind to the loop they are created on
 
     def _call(self, coroutine):
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        """Runs on the client's loop inside the caller's trace context (the loop thread has its own)."""
+        return asyncio.run_coroutine_threadsafe(_within(otel_context.get_current(), coroutine), self._loop).result()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return self._call(self._client.embed(texts, Priority.INGEST)) if texts else []

@@ -11,9 +11,12 @@ import numpy as np
 import tritonclient.grpc.aio as triton
 from tritonclient.utils import InferenceServerException
 
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
 from ragstream.models.client import ModelError, ModelUnavailable, Priority
 from ragstream.models.resilience import CircuitBreaker, with_retries
 from ragstream.settings import ModelSettings
+from ragstream.telemetry.tracing import tracer
 from schemas.generation import GenerationChunk, GenerationRequest
 
 # Model per caller, and the largest request each accepts (its config.pbtxt's max_batch_size).
@@ -44,6 +47,17 @@ def _translate(model: str, error: Exception) -> ModelError:
     return (ModelUnavailable if transient else ModelError)(f"{model}: {message or status}")
 
 
+def _rpc(method: str, model: str) -> dict:
+    return {"rpc.system": "grpc", "rpc.service": "inference.GRPCInferenceService", "rpc.method": method,
+            "ragstream.model": model}
+
+
+def client_span(method: str, model: str, attributes: dict):
+    """A gRPC client span per model call (retries included): the Triton hop in a document's or question's trace."""
+    return tracer().start_as_current_span(f"triton {model}", kind=SpanKind.CLIENT,
+                                          attributes={**_rpc(method, model), **attributes})
+
+
 class TritonModelClient:
     def __init__(self, settings: ModelSettings, url: str) -> None:
         self._settings = settings
@@ -53,14 +67,15 @@ class TritonModelClient:
         self._breakers = {name: CircuitBreaker(name, self._policy.breaker_failures, self._policy.breaker_reset_s)
                           for name in ("embedder", "embedder_query", "reranker", "generator")}
 
-    async def _infer(self, model: str, inputs: list):
+    async def _infer(self, model: str, inputs: list, **attributes):
         async def once():
             try:
                 return await self._client.infer(model, inputs, client_timeout=self._policy.timeout_s)
             except (InferenceServerException, grpc.aio.AioRpcError) as error:
                 raise _translate(model, error) from None
 
-        return await with_retries(once, self._breakers[model], self._policy)
+        with client_span("ModelInfer", model, attributes):
+            return await with_retries(once, self._breakers[model], self._policy)
 
     async def embed(self, texts: Sequence[str], priority: Priority = Priority.QUERY) -> list[list[float]]:
         model, largest = _EMBEDDERS[priority]
@@ -70,7 +85,8 @@ class TritonModelClient:
         async def part(start: int):
             texts_part = texts[start:start + step]
             async with in_flight:
-                result = await self._infer(model, [_bytes_tensor("TEXT", texts_part, [len(texts_part), 1])])
+                result = await self._infer(model, [_bytes_tensor("TEXT", texts_part, [len(texts_part), 1])],
+                                           **{"ragstream.texts": len(texts_part)})
             return result.as_numpy("EMBEDDING").tolist()
 
         parts = await asyncio.gather(*(part(start) for start in range(0, len(texts), step)))
@@ -80,7 +96,8 @@ class TritonModelClient:
         if not passages:
             return []
         result = await self._infer("reranker", [_bytes_tensor("QUERY", [query], [1]),
-                                                _bytes_tensor("PASSAGES", passages, [len(passages)])])
+                                                _bytes_tensor("PASSAGES", passages, [len(passages)])],
+                                   **{"ragstream.passages": len(passages)})
         return result.as_numpy("SCORES").tolist()
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
@@ -95,16 +112,29 @@ class TritonModelClient:
                 await stream.aclose()
                 raise
 
-        stream, first = await with_retries(first_chunk, breaker, self._policy)
+        # Not the current span: an async generator resumes in its consumer's context, so nothing may be attached.
+        span = tracer().start_span("triton generator", kind=SpanKind.CLIENT, attributes=_rpc("ModelStreamInfer",
+                                                                                              "generator"))
+        chunks = 0
         try:
-            yield first
-            async for chunk in stream:
-                yield chunk
-        except ModelUnavailable:
-            breaker.failure()
+            stream, first = await with_retries(first_chunk, breaker, self._policy)
+            chunks = 1
+            try:
+                yield first
+                async for chunk in stream:
+                    chunks += 1
+                    yield chunk
+            except ModelUnavailable:
+                breaker.failure()
+                raise
+            finally:
+                await stream.aclose()
+        except Exception as error:
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
             raise
         finally:
-            await stream.aclose()
+            span.set_attribute("ragstream.chunks", chunks)
+            span.end()
 
     async def _stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         async def one_request():

@@ -1,0 +1,1 @@
+"""OpenTelemetry tracing (set-up, Kafka header propagation, spans fanned out over batches) and Prometheus metrics."""

@@ -6,6 +6,8 @@ import os
 
 import ray
 
+from ragstream.telemetry import tracing
+
 # Serve's throughput mode: user code and routers on the replica's own loop, gRPC between deployments (our stages
 # never block their loop). Direct ingress (replicas serving HTTP themselves) stays off: the proxy binds 127.0.0.1.
 SERVE_ENV = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
@@ -36,7 +38,8 @@ def start_local_ray(num_cpus: float | None = None) -> None:
         os.environ.setdefault(name, value)
     ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=num_cpus,
              namespace="ragstream", logging_level="WARNING", log_to_driver=True,
-             runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **SERVE_ENV},
+             runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **SERVE_ENV,
+                                       **tracing.environment()},
                           "worker_process_setup_hook": "infra.ray_runtime.bind_replicas_to_loopback"})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import signal
 import statistics
@@ -21,6 +22,7 @@ from rich.progress import track
 from rich.table import Table
 
 from ragstream.settings import Settings
+from ragstream.telemetry import tracing
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -30,6 +32,7 @@ DEFAULT_TENANT = "demo"
 def _attached() -> Settings:
     from infra.stack import attach
 
+    tracing.configure("ragstream-cli")
     return attach(Settings())
 
 
@@ -76,6 +79,7 @@ def _snippets(url: str, key: str, model: str) -> str:
 def up(
     demo: Annotated[bool, typer.Option(help="ingest the bundled demo corpus once the stack is up")] = False,
     workers: Annotated[int | None, typer.Option(help="ingest worker actors (default: settings)")] = None,
+    traces: Annotated[Path | None, typer.Option(help="write every process's spans to this JSON-lines file")] = None,
 ) -> None:
     """Start the whole stack: broker, Milvus Lite, Triton, ingest workers and the Serve API; Ctrl-C stops it."""
     import ray
@@ -86,6 +90,9 @@ def up(
     from services.app import run
     from workers.actor import WorkerPool
 
+    if traces:
+        os.environ[tracing.TRACES_FILE] = str(traces.resolve())  # before Ray starts: its processes inherit it
+    tracing.configure("ragstream-cli")
     settings = Settings()
     if workers:
         settings = settings.model_copy(update={"worker": settings.worker.model_copy(update={"replicas": workers})})
@@ -110,6 +117,8 @@ def up(
         if demo:
             _produce(settings, resources.files("ragstream") / "demo", DEFAULT_TENANT)
         console.print(_snippets(url, key, settings.api.model_name), highlight=False, soft_wrap=True)  # pasteable
+        if traces:
+            console.print(f"spans of every process go to [bold]{traces}[/] (one JSON object per line)")
         console.print("ready: `ragstream ask`, `ragstream status`, `ragstream ingest PATH`; Ctrl-C to stop")
         while not stopped.wait(1):
             pass
@@ -213,6 +222,7 @@ def worker(
     from infra.topics import ensure_topics
     from workers.actor import IngestWorker
 
+    tracing.configure("ragstream-worker")
     settings = Settings()
     if not settings.kafka.bootstrap_servers or not settings.milvus.uri:
         raise typer.BadParameter("set RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS and RAGSTREAM_MILVUS__URI "
@@ -281,3 +291,5 @@ def main() -> None:
     except Exception as error:  # one clear line, not a traceback
         console.print(f"[red]error:[/] {error}")
         sys.exit(1)
+    finally:
+        tracing.flush()

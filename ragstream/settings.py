@@ -172,6 +172,9 @@ class WorkerSettings(BaseModel):
     batch_max_wait_ms: int = Field(20, ge=0, description="how long a poll waits to fill a batch")
     retry_initial_s: float = Field(0.2, gt=0)
     retry_max_s: float = Field(10.0, gt=0)
+    metrics_host: str = Field("127.0.0.1", description="bind address of each worker's Prometheus /metrics")
+    metrics_port: int | None = Field(0, ge=0, le=65535, description="port of each worker's /metrics; 0 = a free "
+                                     "one (several workers per machine), unset = no endpoint")
 
 
 class LocalStackSettings(BaseModel):

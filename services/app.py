@@ -14,6 +14,7 @@ from ray.serve import Application
 
 from ragstream.settings import DeploymentSettings, ServeSettings, Settings
 from services.api.ingress import Ingress
+from services.config import tracing_config
 from services.stages.compression import CompressionStage
 from services.stages.embedding import EmbeddingStage
 from services.stages.generation import GenerationStage
@@ -41,6 +42,8 @@ def deployment_options(name: str, deployment: DeploymentSettings, serve_settings
         "backpressure_config": {"status_code": 503, "retry_after_s": serve_settings.retry_after_s},
         "logging_config": {"enable_access_log": serve_settings.access_log},
     }
+    # Each deployment is its own service in a trace backend (Serve's tracer provider reads OTEL_SERVICE_NAME).
+    options["ray_actor_options"]["runtime_env"] = {"env_vars": {"OTEL_SERVICE_NAME": f"ragstream-{name}"}}
     if deployment.max_replicas and deployment.max_replicas > deployment.num_replicas:
         options["autoscaling_config"] = {
             "min_replicas": deployment.num_replicas, "max_replicas": deployment.max_replicas,
@@ -69,7 +72,8 @@ def run(settings: Settings, blocking: bool = False) -> str:
     """Starts Serve on the API's address (127.0.0.1 by default) and deploys the app; returns the base URL."""
     api = settings.api
     serve.start(http_options={"host": api.host, "port": api.port,
-                              "request_timeout_s": settings.serve.request_timeout_s})
+                              "request_timeout_s": settings.serve.request_timeout_s},
+                tracing_config=tracing_config())
     serve.run(build(settings), name=settings.serve.app_name, route_prefix=settings.serve.route_prefix,
               blocking=blocking)
     return f"http://{api.host}:{api.port}"

@@ -18,10 +18,21 @@ from typing import Any
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
+from ray.serve.schema import TracingConfig
+
 from ragstream.settings import Settings
 from ragstream.settings_env import settings_env
+from ragstream.telemetry import tracing
 
 IMPORT_PATH = "services.app:app_builder"
+EXPORTER_IMPORT_PATH = "ragstream.telemetry.tracing:span_processors"
+
+
+def tracing_config() -> TracingConfig:
+    """Serve's own tracing (proxy, handle calls, replicas) exporting where ours does, from the ``OTEL_*`` variables:
+    every deployment call of a request is a span of the request's trace."""
+    return TracingConfig(enabled=tracing.enabled(), exporter_import_path=EXPORTER_IMPORT_PATH,
+                         sampling_ratio=tracing.sampling_ratio())
 
 
 def serve_config(settings: Settings) -> dict[str, Any]:
@@ -30,6 +41,7 @@ def serve_config(settings: Settings) -> dict[str, Any]:
     config = ServeDeploySchema.model_validate({
         "http_options": {"host": settings.api.host, "port": settings.api.port,
                          "request_timeout_s": serve.request_timeout_s},
+        **({"tracing_config": tracing_config().model_dump()} if tracing.enabled() else {}),
         "applications": [{"name": serve.app_name, "route_prefix": serve.route_prefix, "import_path": IMPORT_PATH,
                           "runtime_env": {"env_vars": settings_env(settings)}}],
     })

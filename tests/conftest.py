@@ -4,6 +4,7 @@ one local Ray. Tests isolate themselves with their own topics, consumer group an
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,23 @@ def stack(tmp_path_factory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def ray_runtime():
+def otlp():
+    """The session's OTLP receiver: every process the tests start (Ray workers, Serve's proxy and replicas, this
+    one) exports its spans here, at 100% sampling, so the whole suite runs traced."""
+    from ragstream.telemetry import tracing
+    from tests.otlp import OtlpReceiver
+
+    receiver = OtlpReceiver().start()
+    os.environ.update({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                       "OTEL_TRACES_SAMPLER_ARG": "1.0", "OTEL_BSP_SCHEDULE_DELAY": "200"})
+    tracing.configure("ragstream-tests")
+    yield receiver
+    tracing.flush()
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_runtime(otlp):
     from infra.ray_runtime import start_local_ray, stop_local_ray
 
     start_local_ray(num_cpus=2)

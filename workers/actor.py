@@ -13,7 +13,9 @@ import threading
 import ray
 
 from ragstream.settings import Settings
+from ragstream.telemetry import tracing
 from workers.ingest_loop import IngestLoop
+from workers.metrics import IngestMetrics
 
 log = logging.getLogger("ragstream.ingest")
 
@@ -22,8 +24,12 @@ class IngestWorker:
     def __init__(self, settings: Settings, worker_id: str) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         logging.getLogger("kafka").setLevel(logging.WARNING)
+        tracing.configure("ragstream-worker")
         self._settings = settings
         self._worker_id = worker_id
+        self.metrics = IngestMetrics(worker_id)
+        if settings.worker.metrics_port is not None:
+            self.metrics.serve(settings.worker.metrics_host, settings.worker.metrics_port)
         self._loop: IngestLoop | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._supervise, name=f"ingest-{worker_id}", daemon=True)
@@ -33,7 +39,7 @@ class IngestWorker:
         """Restarts the loop after a failure outside a batch (broker or Milvus down at start-up)."""
         delay = self._settings.worker.retry_initial_s
         while not self._stopping.is_set():
-            self._loop = IngestLoop(self._settings, self._worker_id)
+            self._loop = IngestLoop(self._settings, self._worker_id, metrics=self.metrics)
             try:
                 self._loop.run()
                 return
@@ -52,7 +58,7 @@ class IngestWorker:
         return False
 
     def stats(self) -> dict:
-        return {"worker_id": self._worker_id, "pid": os.getpid(),
+        return {"worker_id": self._worker_id, "pid": os.getpid(), "metrics_url": self.metrics.url,
                 **(self._loop.stats.snapshot() if self._loop else {})}
 
     def stop(self) -> None:
@@ -60,6 +66,7 @@ class IngestWorker:
         if self._loop:
             self._loop.stop()
         self._thread.join(timeout=30)
+        tracing.flush()  # the last batches' spans, before Ray kills this process
 
 
 class WorkerPool:

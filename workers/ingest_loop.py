@@ -29,6 +29,7 @@ from schemas.dead_letter import DeadLetterHeaders
 from schemas.events import DocumentEvent
 from schemas.outcomes import IndexEvent, Outcome
 from workers.chunking import Chunker
+from workers.metrics import IngestMetrics
 from workers.codec import Rejected, decode
 from workers.processor import BatchProcessor, EventResult
 
@@ -69,8 +70,10 @@ class _JoinedListener(ConsumerRebalanceListener):
 
 
 class IngestLoop:
-    def __init__(self, settings: Settings, worker_id: str, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, worker_id: str, embedder: Embedder | None = None,
+                 metrics: IngestMetrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics or IngestMetrics(worker_id)
         self.worker_id = worker_id
         self.stats = LoopStats()
         self._stop = threading.Event()
@@ -97,15 +100,18 @@ class IngestLoop:
             while not self._stop.is_set():
                 polled = consumer.poll(timeout_ms=200, max_records=worker.batch_max_events)
                 self.stats.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in consumer.assignment())
+                self._observe_lag(consumer)
                 records = [r for batch in polled.values() for r in batch]
                 if not records:
                     continue
+                started = time.perf_counter()
                 traced = BatchTrace(records, kafka.consumer_group, self.worker_id)
                 try:
                     self._handle(records, processor, producer, traced)
                 except Exception as error:  # transient by construction: see module docstring
                     traced.end(error)
                     self.stats.retries += 1
+                    self.metrics.retries.inc()
                     self.stats.last_error = f"{type(error).__name__}: {error}"[:500]
                     log.warning("batch failed, retrying in %.1fs: %s", backoff, self.stats.last_error)
                     for tp, batch in polled.items():
@@ -117,12 +123,20 @@ class IngestLoop:
                 with traced.step("commit", **{"messaging.system": "kafka", "messaging.operation.type": "settle"}):
                     self._commit(consumer, polled)
                 traced.end()
+                self.metrics.batch_size.observe(len(records))
+                self.metrics.batch_ms.observe((time.perf_counter() - started) * 1000)
         finally:
             consumer.close(autocommit=False)
             producer.close(timeout=5)
             store.close()
             if isinstance(embedder, BlockingEmbedder):
                 embedder.close()
+
+    def _observe_lag(self, consumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(highwater - consumer.position(tp), 0))
 
     def _commit(self, consumer, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         offsets = {tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1) for tp, batch in polled.items()}
@@ -157,8 +171,10 @@ class IngestLoop:
                                            "ragstream.dead_letter_reason": result.reason})
                 if result.failed_stage is not None:
                     self._dead_letter(producer, record, result)
+                    self.metrics.dead_letters.labels(result.failed_stage.value).inc()
                 self._publish_outcome(producer, record, event, result, now_ms, traced, position)
                 self.stats.outcomes[result.outcome.value] += 1
+                self.metrics.events.labels(result.outcome.value).inc()
             producer.flush(timeout=30)
         self.stats.batches += 1
         self.stats.records += len(records)
@@ -184,3 +200,5 @@ class IngestLoop:
         )
         producer.send(self.settings.kafka.index_events_topic, key=record.key,
                       value=outcome.model_dump_json().encode(), headers=traced.headers(position))
+        if outcome.freshness_ms is not None and outcome.outcome in (Outcome.INDEXED, Outcome.DELETED):
+            self.metrics.freshness_ms.observe(outcome.freshness_ms)

@@ -28,6 +28,8 @@ CLUSTER_DEFAULTS: dict[tuple[str, ...], tuple[Any, str]] = {
     ("milvus", "uri"): ("http://milvus:19530", "Milvus URI (required; `milvus` = the bundled chart)"),
     ("api", "host"): ("0.0.0.0", "Serve proxy bind address inside the pod"),
     ("models", "triton", "url"): (None, "Triton gRPC host:port; empty = the chart's Triton (`triton.enabled`)"),
+    ("worker", "metrics_host"): ("0.0.0.0", "bind address of each worker pod's Prometheus /metrics"),
+    ("worker", "metrics_port"): (9464, "port of each worker pod's /metrics (scraped by the ServiceMonitor)"),
 }
 REQUIRED = (("kafka", "bootstrap_servers"), ("milvus", "uri"))
 

@@ -2,8 +2,9 @@
 span that produced it, and a batch span linked to every record's producer.
 
 Work done once for the whole batch (one embedding call, one Milvus upsert, one commit) is a ``step``: recorded
-once under the batch span, where the Triton and Milvus client spans nest, and once in each record's own trace with
-the same start and end, so a document's single trace shows every stage it went through from producer to commit.
+once under the batch span, where the Triton client span nests, and once in each record's own trace with the same
+start and end and a link to the shared span, so a document's single trace shows every stage it went through from
+producer to commit, and one hop leads to the model call it shared.
 """
 
 from __future__ import annotations
@@ -63,11 +64,13 @@ class BatchTrace:
                                                 attributes=attributes) as span:
             yield span
         end = time.time_ns()
+        shared = [Link(span.get_span_context())] if span.get_span_context().is_valid else []
         for position in range(len(self.events)) if positions is None else positions:
             event = self.events[position]
             if event.is_recording():
                 self._tracer.start_span(name, context=trace.set_span_in_context(event), start_time=start,
-                                        attributes={**attributes, "ragstream.shared_with_batch": True}).end(end)
+                                        links=shared, attributes={**attributes, "ragstream.batch_size": len(
+                                            self.events)}).end(end)
 
     def end(self, error: BaseException | None = None) -> None:
         for span in (*self.events, self.batch):

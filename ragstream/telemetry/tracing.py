@@ -54,6 +54,11 @@ def exporter_name() -> str:
     return "otlp" if endpoint else "none"
 
 
+def environment() -> dict[str, str]:
+    """The variables that decide tracing, to hand to processes started elsewhere (Ray workers, replicas)."""
+    return {name: value for name, value in os.environ.items() if name.startswith("OTEL_") or name == TRACES_FILE}
+
+
 def enabled() -> bool:
     return exporter_name() != "none"
 

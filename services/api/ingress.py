@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from ragstream.auth import tenant_for
 from ragstream.settings import Settings
+from ragstream.telemetry import propagation
 from schemas.api import (
     DocumentAccepted,
     DocumentStatus,
@@ -39,8 +40,11 @@ from services.api.documents import MIN_VERSION_HEADER, DocumentService, parse_mi
 from services.api.limits import BodyLimit
 from services.api.metrics import QueryMetrics
 from services.api.pipeline import QueryPipeline, StageHandles
+from services.stages.base import annotate
 
 DOC_ID_PATTERN = DocId.__metadata__[0].pattern
+# The request's trace (when tracing is on): what to search for in the trace backend.
+TRACE_ID_HEADER = "x-ragstream-trace-id"
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 503, 504)}
 
 api = FastAPI(title="ragstream", version="0.1.0", responses=ERRORS,
@@ -53,7 +57,9 @@ def _ingress(request: Request) -> "Ingress":
 
 
 def _tenant(request: Request, _: Annotated[object, Security(_bearer)] = None) -> str:
-    return tenant_for(_ingress(request).settings.api, request.headers.get("authorization"))
+    tenant = tenant_for(_ingress(request).settings.api, request.headers.get("authorization"))
+    annotate(tenant=tenant)
+    return tenant
 
 
 Tenant = Annotated[str, Depends(_tenant)]
@@ -67,6 +73,8 @@ async def _count(request: Request, call_next):
     metrics = _ingress(request).metrics
     metrics.requests.labels(route, str(response.status_code)).inc()
     metrics.request_ms.labels(route).observe((time.perf_counter() - started) * 1000)
+    if trace_id := propagation.trace_id():
+        response.headers[TRACE_ID_HEADER] = trace_id
     return response
 
 

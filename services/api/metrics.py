@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-_MS_BUCKETS = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
+from ragstream.telemetry.metrics import MS_BUCKETS
 
 
 class QueryMetrics:
@@ -15,9 +15,9 @@ class QueryMetrics:
         self.requests = Counter("ragstream_http_requests", "HTTP requests by route and status",
                                 ["route", "status"], registry=self.registry)
         self.request_ms = Histogram("ragstream_http_request_ms", "time to the response headers",
-                                    ["route"], buckets=_MS_BUCKETS, registry=self.registry)
+                                    ["route"], buckets=MS_BUCKETS, registry=self.registry)
         self.stage_ms = Histogram("ragstream_stage_ms", "compute time per query stage", ["stage"],
-                                  buckets=_MS_BUCKETS, registry=self.registry)
+                                  buckets=MS_BUCKETS, registry=self.registry)
         self.tokens = Counter("ragstream_generated_tokens", "completion tokens generated", registry=self.registry)
 
     def observe_stages(self, timings_ms: dict[str, float]) -> None:

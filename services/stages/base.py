@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from opentelemetry import trace
+
 from ragstream.models.client import ModelClient
 from ragstream.models.factory import build_client
 from ragstream.settings import ModelSettings
@@ -22,11 +24,20 @@ class Timed(Generic[T]):
     ms: float
 
 
+def annotate(span: trace.Span | None = None, **attributes: object) -> None:
+    """Operator-facing attributes (counts, scores, tokens; never text) on the stage's span (Serve's replica span)."""
+    (span or trace.get_current_span()).set_attributes({f"ragstream.{k}": v for k, v in attributes.items()
+                                                       if v is not None})
+
+
 class Stopwatch:
     def __init__(self) -> None:
         self.start = time.perf_counter()
 
-    def timed(self, value: T) -> Timed[T]:
+    def timed(self, value: T, **attributes: object) -> Timed[T]:
+        """The result with its compute time; ``attributes`` go on the current span."""
+        if attributes:
+            annotate(**attributes)
         return Timed(value, (time.perf_counter() - self.start) * 1000)
 
 

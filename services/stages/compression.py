@@ -24,4 +24,5 @@ class CompressionStage:
         if not (self._settings.compression if enabled is None else enabled):
             return watch.timed(list(hits))
         compressed = await asyncio.to_thread(self._compressor.compress, question, hits)
-        return watch.timed([{**c.hit, "text": c.text, "spans": c.spans} for c in compressed])
+        return watch.timed([{**c.hit, "text": c.text, "spans": c.spans} for c in compressed],
+                           passages=len(hits), kept=len(compressed))

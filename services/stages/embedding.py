@@ -12,4 +12,4 @@ class EmbeddingStage(ModelStage):
     async def embed(self, texts: Sequence[str]) -> Timed[list[list[float]]]:
         watch = Stopwatch()
         vectors = await (await self.models()).embed(list(texts), Priority.QUERY) if texts else []
-        return watch.timed(vectors)
+        return watch.timed(vectors, texts=len(texts))

@@ -5,10 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from schemas.generation import GenerationChunk, GenerationRequest
-from services.stages.base import ModelStage
+from opentelemetry import trace
+
+from services.stages.base import ModelStage, annotate
 
 
 class GenerationStage(ModelStage):
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        async for chunk in (await self.models()).generate(request):
-            yield chunk
+        span = trace.get_current_span()  # the generator resumes in its consumer's context: keep the span at hand
+        chunks = 0
+        try:
+            async for chunk in (await self.models()).generate(request):
+                chunks += 1
+                if chunk.finish_reason:
+                    annotate(span, prompt_tokens=chunk.prompt_tokens, completion_tokens=chunk.completion_tokens,
+                             finish_reason=chunk.finish_reason)
+                yield chunk
+        finally:
+            annotate(span, chunks=chunks)

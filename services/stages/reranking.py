@@ -22,4 +22,5 @@ class RerankingStage(ModelStage):
         ranked = sorted(({**h, "retrieval_score": h["score"], "score": float(s)} for h, s in zip(hits, scores,
                                                                                                    strict=True)),
                         key=lambda h: -h["score"])
-        return watch.timed(ranked[:keep])
+        return watch.timed(ranked[:keep], passages=len(hits), kept=min(keep, len(ranked)),
+                           top_score=ranked[0]["score"])

@@ -25,7 +25,8 @@ class RetrievalStage:
         if not await asyncio.to_thread(self._store.client.has_collection, self._store.chunks):
             return watch.timed([])  # nothing ingested yet
         hits = await self._retriever.search_many(queries, vectors, tenant, query_filter, top_k, mode, prf)
-        return watch.timed(hits)
+        return watch.timed(hits, tenant=tenant, queries=len(queries), mode=mode, candidates=len(hits),
+                           top_score=hits[0]["score"] if hits else None)
 
     def __del__(self) -> None:
         self._store.close()

@@ -1,0 +1,99 @@
+"""One trace per document (producer → Kafka → worker → Triton → Milvus → commit) and one per question (Serve's
+proxy → ingress → every stage deployment → Triton), received by a real OTLP/HTTP endpoint on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from opentelemetry.trace import SpanKind
+
+from ragstream.producer import DocumentProducer
+from ragstream.topic_reader import TopicReader
+from services.api.ingress import TRACE_ID_HEADER
+from tests.test_api import ACME, produce
+from workers.actor import WorkerPool
+
+pytestmark = pytest.mark.stack
+
+PRODUCER, CONSUMER, CLIENT = (kind.value + 1 for kind in (SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.CLIENT))
+SECRET_TEXT = "The vault combination is 31-41-59"
+
+
+def _outcome(settings, doc_id: str) -> dict:
+    reader = TopicReader(settings.kafka, settings.kafka.index_events_topic)
+    try:
+        for _ in range(300):
+            reader.poll()
+            for record in reader.records:
+                outcome = json.loads(record.value)
+                if outcome["doc_id"] == doc_id:
+                    return outcome
+        raise AssertionError(f"no outcome for {doc_id}")
+    finally:
+        reader.close()
+
+
+def test_a_produced_document_is_one_trace_from_producer_through_the_worker_to_commit(isolated, ray_runtime, otlp):
+    pool = WorkerPool(isolated).start()
+    try:
+        with DocumentProducer(isolated.kafka) as producer:
+            producer.upsert("acme", "traced-doc", 3, SECRET_TEXT + ". " + "Filler sentence. " * 40,
+                            title="Vault").get(30)
+        outcome = _outcome(isolated, "traced-doc")
+    finally:
+        pool.stop()
+    assert outcome["outcome"] == "indexed" and outcome["trace_id"]
+    spans = otlp.wait_for(outcome["trace_id"], {
+        "send ", "process ", "milvus read versions", "chunk", "embed", "milvus upsert", "milvus delete stale",
+        "milvus record versions", "publish outcomes", "commit"})
+    by_name = {span.name: span for span in spans}
+    send = by_name[f"send {isolated.kafka.documents_topic}"]
+    process = by_name[f"process {isolated.kafka.documents_topic}"]
+    assert send.kind == PRODUCER and send.parent_span_id == "" and send.service == "ragstream-tests"
+    assert process.kind == CONSUMER and process.parent_span_id == send.span_id
+    assert process.service == "ragstream-worker"
+    assert process.attributes["ragstream.doc_id"] == "traced-doc" and process.attributes["ragstream.version"] == 3
+    assert process.attributes["ragstream.outcome"] == "indexed" and process.attributes["ragstream.chunk_count"] >= 1
+    assert process.attributes["messaging.kafka.offset"] >= 0
+    for stage in ("chunk", "embed", "milvus upsert", "milvus delete stale", "milvus record versions", "commit"):
+        assert by_name[stage].parent_span_id == process.span_id, stage
+    # The embedding step is shared by the batch: its link leads to the batch's step, where the Triton call nests.
+    [shared_embed] = by_name["embed"].links
+    batch_embed = next(s for s in otlp.spans if s.span_id == shared_embed)
+    triton = otlp.wait_for(batch_embed.trace_id, {"triton embedder"})
+    assert any(s.kind == CLIENT and s.parent_span_id == batch_embed.span_id and
+               s.attributes["rpc.method"] == "ModelInfer" for s in triton)
+    assert all(SECRET_TEXT not in str(s.attributes) for s in otlp.trace(outcome["trace_id"]))
+
+
+def test_a_question_is_one_trace_through_every_deployment_under_the_callers_traceparent(query_stack, otlp):
+    settings, url = query_stack
+    produce(settings, "acme", "traced-answer", 1, "The staff canteen opens at seven in the morning for breakfast.",
+            "Canteen")
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    response = httpx.post(
+        f"{url}/v1/chat/completions", timeout=120,
+        headers={"Authorization": f"Bearer {ACME}", "traceparent": f"00-{caller_trace}-{caller_span}-01",
+                 "x-ragstream-min-version": "traced-answer=1"},
+        json={"model": "ragstream", "messages": [
+            {"role": "user", "content": "Tell me about the staff canteen."},
+            {"role": "assistant", "content": "It serves breakfast."},
+            {"role": "user", "content": "When does it open?"}]})
+    assert response.status_code == 200, response.text
+    assert response.headers[TRACE_ID_HEADER] == caller_trace
+    stages = [f"replica_handle_request {name}" for name in ("rewrite", "embedding", "retrieval", "reranking",
+                                                            "compression", "generation")]
+    spans = otlp.wait_for(caller_trace, {"POST /v1/chat/completions", *stages, "triton embedder_query",
+                                         "triton reranker", "triton generator"})
+    by_name = {s.name.rsplit(" ", 1)[0] if s.name.startswith("replica_") else s.name: s for s in spans}
+    ingress = by_name["POST /v1/chat/completions"]
+    assert ingress.parent_span_id == caller_span and ingress.service == "ragstream-ingress"
+    for stage in stages:
+        assert by_name[stage].service == f"ragstream-{stage.split()[1]}"
+    assert by_name["triton generator"].parent_span_id == by_name["replica_handle_request generation"].span_id
+    attributes = {k: v for s in spans for k, v in s.attributes.items()}
+    assert attributes["ragstream.tenant"] == "acme" and attributes["ragstream.candidates"] >= 1
+    assert "ragstream.top_score" in attributes and attributes["ragstream.completion_tokens"] >= 1
+    assert not any("canteen opens at seven" in str(s.attributes) for s in spans)

@@ -58,7 +58,8 @@ class Kafka(Strict):
 
 class Otel(Strict):
     endpoint: str = Field("", description="OTLP endpoint; empty = no export")
-    protocol: Literal["grpc", "http/protobuf", "http/json"] = "http/protobuf"
+    protocol: Literal["http/protobuf"] = "http/protobuf"
+    samplingRatio: float = Field(1.0, ge=0, le=1)
     serviceNamePrefix: str = Field("ragstream", min_length=1)
     resourceAttributes: str = ""
 

@@ -106,6 +106,12 @@ def test_serve_config_v2_is_the_config_the_local_stack_generates(helm, values, m
     rendered = render(helm, *values)
     [rayservice] = rendered["RayService"]
     serve_config_v2 = yaml.safe_load(rayservice["spec"]["serveConfigV2"])
+    for name in [n for n in os.environ if n.startswith(("RAGSTREAM_", "OTEL_"))]:
+        monkeypatch.delenv(name)
+    # The pods' OTEL_* variables (what the chart sets from `otel`) decide Serve's tracing config, as locally.
+    for env in _ray_templates(rendered)[0]["spec"]["containers"][0]["env"]:
+        if env["name"].startswith("OTEL_") and "value" in env:
+            monkeypatch.setenv(env["name"], env["value"])
     config = chart_values(*values)["config"]
     config["models"]["triton"]["url"] = "ragstream-triton:8001"  # release "ragstream": fullname "ragstream"
     if chart_values(*values)["kafka"]["caSecret"]:
@@ -113,8 +119,6 @@ def test_serve_config_v2_is_the_config_the_local_stack_generates(helm, values, m
     expected = Settings.model_validate(config)
     assert serve_config_v2 == serve_config(expected)
     # What the app builder sees in a replica: the runtime_env variables, read by the same settings class.
-    for name in [n for n in os.environ if n.startswith("RAGSTREAM_")]:
-        monkeypatch.delenv(name)
     for name, value in serve_config_v2["applications"][0]["runtime_env"]["env_vars"].items():
         monkeypatch.setenv(name, value)
     assert Settings().model_dump(exclude={"local"}) == expected.model_dump(exclude={"local"})

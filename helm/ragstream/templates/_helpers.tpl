@@ -115,6 +115,10 @@ ragstream.settings_env writes too; unset (null) settings are left out.
   value: {{ $otel.endpoint | quote }}
 - name: OTEL_EXPORTER_OTLP_PROTOCOL
   value: {{ $otel.protocol | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $otel.samplingRatio | toString | quote }}
 {{- else }}
 - name: OTEL_TRACES_EXPORTER
   value: none

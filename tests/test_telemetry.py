@@ -97,3 +97,35 @@ def test_a_question_is_one_trace_through_every_deployment_under_the_callers_trac
     assert attributes["ragstream.tenant"] == "acme" and attributes["ragstream.candidates"] >= 1
     assert "ragstream.top_score" in attributes and attributes["ragstream.completion_tokens"] >= 1
     assert not any("canteen opens at seven" in str(s.attributes) for s in spans)
+
+
+def _samples(text: str) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {f"{s.name}{sorted(s.labels.items())}": s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_metrics_of_the_api_and_the_workers_after_ingest_and_queries(query_stack):
+    import ray
+
+    settings, url = query_stack
+    produce(settings, "acme", "metered", 1, "Metered documents feed the freshness histogram of the worker.", "Meter")
+    response = httpx.post(f"{url}/v1/retrieve", headers={"Authorization": f"Bearer {ACME}"}, timeout=60,
+                          json={"query": "freshness histogram", "min_versions": [{"doc_id": "metered", "version": 1}]})
+    assert response.status_code == 200, response.text
+
+    api = _samples(httpx.get(f"{url}/metrics", timeout=10).text)
+    for stage in ("embedding", "retrieval", "reranking"):
+        assert api[f"ragstream_stage_ms_count[('stage', '{stage}')]"] >= 1
+    assert api["ragstream_http_requests_total[('route', '/v1/retrieve'), ('status', '200')]"] >= 1
+
+    worker = ray.get_actor(f"{settings.kafka.consumer_group}/ingest-0", namespace="ragstream")
+    stats = ray.get(worker.stats.remote())
+    assert stats["metrics_url"].startswith("http://127.0.0.1:")
+    ingest = _samples(httpx.get(stats["metrics_url"], timeout=10).text)
+    assert ingest["ragstream_ingest_freshness_ms_count[]"] >= 1
+    assert ingest["ragstream_ingest_events_total[('outcome', 'indexed')]"] >= 1
+    assert ingest["ragstream_ingest_batch_records_count[]"] >= 1
+    lags = {k: v for k, v in ingest.items() if k.startswith("ragstream_ingest_consumer_lag")}
+    assert lags and all(v >= 0 for v in lags.values())

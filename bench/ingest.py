@@ -1,5 +1,5 @@
-"""Ingest benchmark: pipeline docs/s vs the bare embedder on the same docs (same run), and freshness at a steady
-rate of half the measured maximum.
+"""Ingest benchmark: pipeline docs/s vs the bare embedder on the same docs (same run), freshness at a steady
+rate of half the measured maximum, and pipeline docs/s with tracing at 100% vs off (alternating rounds).
 
     python bench/ingest.py [--quick] [--json FILE]
 
@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import console, percentile, report  # noqa: E402
+from bench.tracing import TracingModes  # noqa: E402
 from infra.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
 from infra.stack import LocalStack  # noqa: E402
 from ragstream.models.factory import BlockingEmbedder  # noqa: E402
@@ -72,12 +73,39 @@ def run_pipeline(settings: Settings, reader: TopicReader, docs: list[DocumentEve
     return [o for o in outcomes if (o["source_partition"], o["source_offset"]) in wanted]
 
 
+def docs_per_s(outcomes: list[dict]) -> float:
+    first = min(o["event_time"] for o in outcomes)
+    last = max(o["indexed_time"] for o in outcomes)
+    return len(outcomes) / (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+
+
+def tracing_overhead(settings: Settings, reader: TopicReader, modes: TracingModes, docs_per_round: int,
+                     rounds: int) -> dict:
+    """Each round a fresh worker (tracing on or off) indexes its own documents at full speed."""
+    counter = iter(range(1000))
+
+    def measure(on: bool) -> float:
+        pool = WorkerPool(settings, env=modes.worker_env(on)).start()
+        try:
+            n = next(counter)
+            run_pipeline(settings, reader, make_docs(10, seed=100 + n, prefix=f"trace-warm-{n}"), rate=None)
+            return docs_per_s(run_pipeline(settings, reader, make_docs(docs_per_round, seed=200 + n,
+                                                                       prefix=f"trace-{n}"), rate=None))
+        finally:
+            pool.stop()
+
+    with console.status(f"tracing off vs on, {rounds} rounds of {docs_per_round} docs each"):
+        return modes.compare(measure, rounds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few minutes: 300 docs, 20 s of steady rate")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     n_docs, steady_s = (300, 20) if args.quick else (2000, 60)
+    trace_docs, trace_rounds = (200, 2) if args.quick else (600, 3)
+    modes = TracingModes()  # before Ray starts: its processes inherit the receiver's endpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
@@ -87,7 +115,7 @@ def main() -> None:
         docs = make_docs(n_docs, seed=1, prefix="max")
         with LocalStack(settings) as settings:
             start_local_ray()
-            pool = WorkerPool(settings).start()
+            pool = WorkerPool(settings, env=modes.worker_env(False)).start()
             # Side by side: the same machine state (broker, Milvus, Ray, an idle worker) for both measurements.
             with console.status("bare embedder"):
                 embed_rate = bare_embedder_docs_per_s(settings, docs)
@@ -97,18 +125,18 @@ def main() -> None:
                     run_pipeline(settings, reader, make_docs(20, seed=9, prefix="warm"), rate=None)
                 with console.status(f"pipeline, {n_docs} docs at full speed"):
                     outcomes = run_pipeline(settings, reader, docs, rate=None)
-                first = min(o["event_time"] for o in outcomes)
-                last = max(o["indexed_time"] for o in outcomes)
-                span = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
-                pipeline_rate = len(docs) / span
+                pipeline_rate = docs_per_s(outcomes)
                 rate = pipeline_rate / 2
                 steady = make_docs(int(rate * steady_s), seed=2, prefix="steady")
                 with console.status(f"steady rate {rate:.1f} docs/s for {steady_s}s"):
                     steady_outcomes = run_pipeline(settings, reader, steady, rate=rate)
+                pool.stop()
+                traced = tracing_overhead(settings, reader, modes, trace_docs, trace_rounds)
             finally:
                 reader.close()
                 pool.stop()
                 stop_local_ray()
+                modes.stop()
 
     freshness = [o["freshness_ms"] for o in steady_outcomes if o["outcome"] == "indexed"]
     figures = {
@@ -121,6 +149,11 @@ def main() -> None:
         "freshness_p50_ms": round(percentile(freshness, 50), 1),
         "freshness_p95_ms": round(percentile(freshness, 95), 1),
         "freshness_p99_ms": round(percentile(freshness, 99), 1),
+        "traced_docs_per_s (100% sampling)": traced["on"],
+        "untraced_docs_per_s": traced["off"],
+        "tracing_throughput_loss_pct": traced["loss_pct"],
+        "tracing_spans_received": traced["spans_received"],
+        "tracing_rounds": f"{traced['rounds']} x {trace_docs} docs per mode, alternating",
         "machine": "2 cores, 24 GiB; 1 worker actor, Triton embedder (2 instances x 1 thread), batch 64",
     }
     report("ragstream ingest", [{"figure": k, "value": v} for k, v in figures.items()], args.json, figures)

@@ -1,5 +1,6 @@
 """Query benchmark over the whole local stack: end-to-end and per-stage latency at several concurrencies, time to
-first token, serving overhead, and query p99 while a bulk ingest runs vs idle, all in one run.
+first token, serving overhead, query p99 while a bulk ingest runs vs idle, and retrieve throughput with tracing
+at 100% vs off (Serve restarted per round, rounds alternating), all in one run.
 
     python bench/query.py [--quick] [--json FILE]
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sys
 import tempfile
@@ -20,11 +22,13 @@ import time
 from pathlib import Path
 
 import httpx
+from ray import serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.ingest import make_docs, run_pipeline  # noqa: E402
 from bench.report import console, percentile, report  # noqa: E402
+from bench.tracing import TracingModes  # noqa: E402
 from infra.process import free_port  # noqa: E402
 from infra.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
 from infra.stack import LocalStack  # noqa: E402
@@ -104,12 +108,34 @@ def summarise(name: str, concurrency: int, samples: list[dict]) -> dict:
     return row
 
 
+def tracing_overhead(settings: Settings, modes: TracingModes, bodies: list[dict], rounds: int) -> dict:
+    """Serve's tracing config is global: each round restarts Serve with tracing on or off, then measures."""
+    def measure(on: bool) -> float:
+        serve.shutdown()
+        if on:
+            os.environ.pop("OTEL_TRACES_EXPORTER", None)
+        else:
+            os.environ["OTEL_TRACES_EXPORTER"] = "none"
+        url = run(settings)
+        asyncio.run(_load(url, "/v1/retrieve", bodies[:10], 2, stream=False))  # warm-up
+        started = time.perf_counter()
+        samples = asyncio.run(_load(url, "/v1/retrieve", bodies, 4, stream=False))
+        return len(samples) / (time.perf_counter() - started)
+
+    with console.status(f"tracing off vs on: {rounds} rounds of {len(bodies)} retrieve requests at concurrency 4"):
+        result = modes.compare(measure, rounds)
+    os.environ.pop("OTEL_TRACES_EXPORTER", None)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few minutes: fewer requests, 1,000-doc bulk ingest")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     per_level, chat_levels, bulk_docs = (20, (1, 4), 1000) if args.quick else (60, (1, 4, 16), 5000)
+    trace_requests, trace_rounds = (40, 2) if args.quick else (120, 3)
+    modes = TracingModes()  # before Ray starts: its processes inherit the receiver's endpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(worker=WorkerSettings(replicas=1, batch_max_events=64),
@@ -122,7 +148,8 @@ def main() -> None:
             start_local_ray()
             reader = TopicReader(settings.kafka, settings.kafka.index_events_topic)
             try:
-                pool = WorkerPool(settings).start()
+                pool = WorkerPool(settings, env=modes.worker_env(False)).start()
+                os.environ["OTEL_TRACES_EXPORTER"] = "none"  # the latency figures: untraced
                 with console.status("starting the Serve application"):
                     url = run(settings)
                 with console.status(f"indexing {len(corpus)} documents"):
@@ -173,9 +200,15 @@ def main() -> None:
                     rows.append(summarise(f"{name} during ingest", 4, samples))
                     bulk[f"{name}: p99 during ingest / idle p99"] = round(rows[-1]["p99_ms"] / idle_p99[name], 2)
                 pool.stop()
+                traced = tracing_overhead(settings, modes, variants["retrieve"][:trace_requests], trace_rounds)
+                bulk |= {"retrieve req/s, tracing off (concurrency 4)": traced["off"],
+                         "retrieve req/s, tracing 100%": traced["on"],
+                         "tracing throughput loss %": traced["loss_pct"],
+                         "spans received (tracing rounds)": traced["spans_received"]}
             finally:
                 reader.close()
                 stop_local_ray()
+                modes.stop()
 
     overhead = {f"{r['endpoint']}: serving overhead p50 ms (concurrency 1)": r["overhead_p50_ms"]
                 for r in rows if r["concurrency"] == 1 and r["overhead_p50_ms"] is not None}

@@ -72,8 +72,10 @@ class IngestWorker:
 class WorkerPool:
     """Starts, scales and stops the ingest actors of one consumer group."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+        """``env``: extra environment of the actors (e.g. their tracing exporter), on top of the job's."""
         self.settings = settings
+        self._env = env
         self._actors: list = []
         self._next_id = 0
         self._remote = ray.remote(IngestWorker)
@@ -93,7 +95,7 @@ class WorkerPool:
             actor = self._remote.options(
                 num_cpus=self.settings.worker.num_cpus, max_restarts=-1, max_concurrency=4,
                 name=f"{self.settings.kafka.consumer_group}/{worker_id}",
-                namespace="ragstream",
+                namespace="ragstream", **({"runtime_env": {"env_vars": self._env}} if self._env else {}),
             ).remote(self.settings, worker_id)
             self._actors.append(actor)
             started.append(actor)

@@ -16,6 +16,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ragstream.models.client import ModelError, ModelUnavailable, Priority
 from ragstream.models.resilience import CircuitBreaker, with_retries
 from ragstream.settings import ModelSettings
+from ragstream.telemetry.batch import shared_span
 from ragstream.telemetry.tracing import tracer
 from schemas.generation import GenerationChunk, GenerationRequest
 
@@ -54,8 +55,7 @@ def _rpc(method: str, model: str) -> dict:
 
 def client_span(method: str, model: str, attributes: dict):
     """A gRPC client span per model call (retries included): the Triton hop in a document's or question's trace."""
-    return tracer().start_as_current_span(f"triton {model}", kind=SpanKind.CLIENT,
-                                          attributes={**_rpc(method, model), **attributes})
+    return shared_span(f"triton {model}", SpanKind.CLIENT, {**_rpc(method, model), **attributes})
 
 
 class TritonModelClient:

@@ -2,9 +2,9 @@
 span that produced it, and a batch span linked to every record's producer.
 
 Work done once for the whole batch (one embedding call, one Milvus upsert, one commit) is a ``step``: recorded
-once under the batch span, where the Triton client span nests, and once in each record's own trace with the same
-start and end and a link to the shared span, so a document's single trace shows every stage it went through from
-producer to commit, and one hop leads to the model call it shared.
+once under the batch span, and once in each record's own trace with the same start and end (its Triton calls
+copied under it) and a link to the shared span, so a document's single trace shows every stage it went through from
+producer to commit.
 """
 
 from __future__ import annotations
@@ -14,11 +14,26 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from ragstream.telemetry.propagation import extract, inject
 from ragstream.telemetry.tracing import tracer
+
+
+_SHARED = otel_context.create_key("ragstream.batch-step-children")
+
+
+@contextmanager
+def shared_span(name: str, kind: SpanKind, attributes: dict[str, Any]) -> Iterator[Span]:
+    """A client span (a Triton call); inside a batch step it is also copied into each record's trace."""
+    children = otel_context.get_value(_SHARED)
+    start = time.time_ns()
+    with tracer().start_as_current_span(name, kind=kind, attributes=attributes) as span:
+        yield span
+    if children is not None:
+        children.append((name, kind, attributes, start, time.time_ns()))
 
 
 class BatchTrace:
@@ -58,19 +73,35 @@ class BatchTrace:
 
     @contextmanager
     def step(self, name: str, positions: Iterable[int] | None = None, **attributes: Any) -> Iterator[Span]:
-        """A shared piece of work: current span inside the block (client spans nest under it)."""
+        """A shared piece of work: current span inside the block; client spans opened in it (``shared_span``) are
+        copied, with the step, into every record's trace."""
+        children: list[tuple[str, SpanKind, dict, int, int]] = []
+        context = otel_context.set_value(_SHARED, children, trace.set_span_in_context(self.batch))
         start = time.time_ns()
-        with self._tracer.start_as_current_span(name, context=trace.set_span_in_context(self.batch),
-                                                attributes=attributes) as span:
+        span = self._tracer.start_span(name, context=context, attributes=attributes)
+        token = otel_context.attach(trace.set_span_in_context(span, context))
+        try:
             yield span
+        except BaseException as error:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            raise
+        finally:
+            otel_context.detach(token)
+            span.end()
         end = time.time_ns()
         shared = [Link(span.get_span_context())] if span.get_span_context().is_valid else []
         for position in range(len(self.events)) if positions is None else positions:
             event = self.events[position]
-            if event.is_recording():
-                self._tracer.start_span(name, context=trace.set_span_in_context(event), start_time=start,
-                                        links=shared, attributes={**attributes, "ragstream.batch_size": len(
-                                            self.events)}).end(end)
+            if not event.is_recording():
+                continue
+            copy = self._tracer.start_span(name, context=trace.set_span_in_context(event), start_time=start,
+                                           links=shared, attributes={**attributes,
+                                                                     "ragstream.batch_size": len(self.events)})
+            for child_name, kind, child_attributes, child_start, child_end in children:
+                self._tracer.start_span(child_name, context=trace.set_span_in_context(copy), kind=kind,
+                                        start_time=child_start, attributes=child_attributes).end(child_end)
+            copy.end(end)
 
     def end(self, error: BaseException | None = None) -> None:
         for span in (*self.events, self.batch):

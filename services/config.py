@@ -16,9 +16,7 @@ import sys
 from typing import Any
 
 import yaml
-from ray.serve.schema import ServeDeploySchema
-
-from ray.serve.schema import TracingConfig
+from ray.serve.schema import ServeDeploySchema, TracingConfig
 
 from ragstream.settings import Settings
 from ragstream.settings_env import settings_env

@@ -29,8 +29,8 @@ from schemas.dead_letter import DeadLetterHeaders
 from schemas.events import DocumentEvent
 from schemas.outcomes import IndexEvent, Outcome
 from workers.chunking import Chunker
-from workers.metrics import IngestMetrics
 from workers.codec import Rejected, decode
+from workers.metrics import IngestMetrics
 from workers.processor import BatchProcessor, EventResult
 
 log = logging.getLogger("ragstream.ingest")

@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 import numpy as np
 import tritonclient.grpc.aio as triton
-from tritonclient.utils import InferenceServerException
-
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from tritonclient.utils import InferenceServerException
 
 from ragstream.models.client import ModelError, ModelUnavailable, Priority
 from ragstream.models.resilience import CircuitBreaker, with_retries

@@ -21,7 +21,6 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from ragstream.telemetry.propagation import extract, inject
 from ragstream.telemetry.tracing import tracer
 
-
 _SHARED = otel_context.create_key("ragstream.batch-step-children")
 
 

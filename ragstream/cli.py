@@ -222,7 +222,6 @@ def worker(
     from infra.topics import ensure_topics
     from workers.actor import IngestWorker
 
-    tracing.configure("ragstream-worker")
     settings = Settings()
     if not settings.kafka.bootstrap_servers or not settings.milvus.uri:
         raise typer.BadParameter("set RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS and RAGSTREAM_MILVUS__URI "

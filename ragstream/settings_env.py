@@ -33,6 +33,12 @@ class EnvField:
     def name(self) -> str:
         return PREFIX + DELIMITER.join(part.upper() for part in self.path)
 
+    def value(self, settings: BaseModel) -> Any:
+        """This field's value in a settings object."""
+        for part in self.path:
+            settings = getattr(settings, part)
+        return settings
+
     @property
     def secret(self) -> bool:
         """SecretStr fields, and fields kept out of repr (the API keys), are credentials."""
@@ -63,17 +69,11 @@ def env_value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, bool | int | float | dict | list) else str(value)
 
 
-def _lookup(settings: BaseModel, path: tuple[str, ...]) -> Any:
-    for part in path:
-        settings = getattr(settings, part)
-    return settings
-
-
 def settings_env(settings: Settings, secrets: bool = False) -> dict[str, str]:
     """The non-secret settings (or only the secret ones) that are set, as environment variables."""
     env = {}
     for field in env_fields():
-        value = _lookup(settings, field.path)
+        value = field.value(settings)
         if field.secret == secrets and value is not None and value != {}:
             env[field.name] = env_value(value)
     return env

@@ -41,10 +41,7 @@ def chart_fields() -> list[EnvField]:
 def _default(field: EnvField) -> Any:
     if field.path in CLUSTER_DEFAULTS:
         return CLUSTER_DEFAULTS[field.path][0]
-    value: Any = Settings.model_construct()
-    for part in field.path:
-        value = getattr(value, part)
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(json.dumps(field.value(Settings.model_construct()), default=str))
 
 
 def _description(field: EnvField) -> str:

@@ -58,7 +58,6 @@ def crd_schemas(crds: Path = CRDS) -> dict[tuple[str, str], dict[str, Any]]:
         spec = crd["spec"]
         for version in spec["versions"]:
             schema = _strict(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
-            schema.setdefault("required", [])
             schemas[(f"{spec['group']}/{version['name']}", spec["names"]["kind"])] = schema
     return schemas
 

@@ -18,6 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
+from ragstream.telemetry import propagation
 from ragstream.telemetry.propagation import extract, inject
 from ragstream.telemetry.tracing import tracer
 
@@ -63,8 +64,7 @@ class BatchTrace:
         self.events[position].set_attributes({k: v for k, v in attributes.items() if v is not None})
 
     def trace_id(self, position: int) -> str | None:
-        context = self.events[position].get_span_context()
-        return format(context.trace_id, "032x") if context.is_valid else None
+        return propagation.trace_id(trace.set_span_in_context(self.events[position]))
 
     def headers(self, position: int) -> list[tuple[str, bytes]]:
         """Kafka headers that continue a record's trace (on its outcome record)."""

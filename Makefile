@@ -57,7 +57,7 @@ bench-query: install
 	infra/loopback-only $(BIN)/python bench/query.py --json bench/results/query.json
 
 bench-quality: install
-	infra/loopback-only $(BIN)/python -m bench.quality --json bench/results/quality.json
+	infra/loopback-only $(BIN)/python -m bench.quality --out bench/results/quality
 
 bench-models: install
 	infra/loopback-only $(BIN)/python bench/models.py --json bench/results/models.json

@@ -24,7 +24,7 @@ from bench.report import console, percentile, report  # noqa: E402
 from bench.tracing import TracingModes  # noqa: E402
 from infra.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
 from infra.stack import LocalStack  # noqa: E402
-from ragstream.models.factory import BlockingEmbedder  # noqa: E402
+from ragstream.models.factory import BlockingModels  # noqa: E402
 from ragstream.producer import DocumentProducer  # noqa: E402
 from ragstream.settings import LocalStackSettings, Settings, WorkerSettings  # noqa: E402
 from ragstream.topic_reader import TopicReader  # noqa: E402
@@ -41,7 +41,7 @@ def make_docs(count: int, seed: int, prefix: str) -> list[DocumentEvent]:
 
 
 def bare_embedder_docs_per_s(settings: Settings, docs: list[DocumentEvent]) -> float:
-    embedder = BlockingEmbedder(settings.models)  # the same Triton model the workers call
+    embedder = BlockingModels(settings.models)  # the same Triton model the workers call
     chunker = Chunker(settings.chunking)
     contents = [c.content for d in docs for c in chunker.split(d)]
     embedder.embed(contents[:32])  # warm-up

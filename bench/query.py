@@ -155,7 +155,7 @@ def main() -> None:
                 with console.status(f"indexing {len(corpus)} documents"):
                     run_pipeline(settings, reader, corpus, rate=None)
                 asked = questions(corpus, 400, seed=4)
-                variants = {"retrieve": [{"query": q} for q in asked],
+                variants = {"retrieve": [{"query": q, "rerank": True} for q in asked],
                             "retrieve (no rerank)": [{"query": q, "rerank": False} for q in asked]}
                 chat = [{"model": "ragstream", "stream": True, "max_tokens": 32,
                          "messages": [{"role": "user", "content": q}]} for q in questions(corpus, 100, seed=5)]

@@ -94,15 +94,18 @@ class ModelSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     fusion: Literal["interpolation", "rrf"] = Field("interpolation", description="how dense and BM25 lists merge")
-    dense_weight: float = Field(0.6, ge=0.0, le=1.0, description="interpolation: weight of the dense score")
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="interpolation: weight of the dense score")
     rrf_k: int = Field(60, ge=1, description="rrf: rank offset")
     candidates: int = Field(50, ge=1, le=1000, description="hits taken from each retriever before fusion")
     top_k: int = Field(10, ge=1, le=200, description="passages returned by retrieval (and /v1/retrieve)")
     prf: bool = Field(False, description="vector pseudo-relevance feedback: requery with the top hits' centroid")
     prf_docs: int = Field(3, ge=1, le=20, description="prf: hits averaged into the new query vector")
     prf_weight: float = Field(0.5, ge=0.0, le=1.0, description="prf: weight of the hits' centroid")
-    rerank: bool = Field(True, description="rerank the fused candidates with the reranker model")
+    rerank: bool = Field(False, description="rerank the fused candidates with the reranker model (/v1/retrieve; "
+                         "answers follow context.rerank)")
     rerank_depth: int = Field(10, ge=1, le=200, description="fused candidates sent to the reranker")
+    rerank_weight: float = Field(0.5, ge=0.0, le=1.0, description="weight of the reranker's score against the "
+                                 "first-stage score, both min-max-normalised over the candidates (1 = reranker only)")
 
 
 class RewriteSettings(BaseModel):
@@ -115,10 +118,13 @@ class RewriteSettings(BaseModel):
 
 class ContextSettings(BaseModel):
     passages: int = Field(5, ge=1, le=50, description="passages given to the generator (at most)")
+    rerank: bool = Field(True, description="rerank before answering: generation dominates a chat turn's latency, and "
+                         "the reranker's score is what decides whether the evidence is good enough to answer from")
     max_score_gap: float | None = Field(
-        0.08, ge=0, description="after reranking, keep passages scoring within this of the best (e5 cosine scale; "
+        0.02, ge=0, description="after reranking, keep passages scoring within this of the best (e5 cosine scale; "
         "set for a CrossEncoder's logits, or unset to keep all): off-topic passages only distract the generator")
-    min_score: float | None = Field(None, description="after reranking, drop passages below this score")
+    min_score: float | None = Field(0.84, description="after reranking, drop passages below this score (e5 cosine "
+                                    "scale); with none left the answer abstains without calling the generator")
     compression: bool = Field(True, description="keep only the sentences that bear on the question")
     budget_tokens: int = Field(600, ge=32, description="token budget of the sources in the prompt")
 
@@ -129,6 +135,8 @@ class ApiSettings(BaseModel):
     api_keys: dict[str, TenantId] = Field(default_factory=dict, repr=False,
                                           description='JSON {"key": "tenant"}: the tenant comes only from the key')
     max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
+    body_timeout_s: float = Field(10.0, gt=0, description="longest a client may take to send its request body "
+                                  "(slow senders get 408)")
     read_your_writes_timeout_s: float = Field(10.0, gt=0, description="longest wait for named versions")
     model_name: str = Field("ragstream", description="the model id clients send and /v1/models lists")
 

@@ -33,8 +33,10 @@ class Passage(BaseModel):
     chunk_no: int
     title: str
     text: str
-    score: float = Field(description="final score: the reranker's when reranked, else the fused retrieval score")
+    score: float = Field(description="final score: when reranked, the blend of the reranker's and the retrieval "
+                         "score (RAGSTREAM_RETRIEVAL__RERANK_WEIGHT), else the fused retrieval score")
     retrieval_score: float | None = Field(None, description="fused retrieval score, when reranked")
+    rerank_score: float | None = Field(None, description="the reranker model's own score, when reranked")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -26,13 +26,19 @@ def kafka_for_tests(**overrides) -> KafkaSettings:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Settings:
+def local_stack(tmp_path_factory) -> LocalStack:
+    """The servers themselves, for tests that crash and restart them."""
     data_dir: Path = tmp_path_factory.mktemp("stack")
     local = LocalStack(Settings(kafka=kafka_for_tests(), local=LocalStackSettings(data_dir=data_dir),
                                 models=ModelSettings(generator=STACK_GENERATOR)))
-    settings = local.start()
-    yield settings
+    local.start()
+    yield local
     local.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(local_stack) -> Settings:
+    return local_stack.settings
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +87,7 @@ def isolated(stack, request) -> Settings:
     return isolate(stack, request.node.name.split("[")[0].removeprefix("test_")[:20])
 
 
-API_KEYS = {"key-acme": "acme", "key-globex": "globex"}
+API_KEYS = {"key-acme": "acme", "key-globex": "globex", "key-fuzz": "fuzz"}
 
 
 @pytest.fixture(scope="session")

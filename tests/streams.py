@@ -7,7 +7,12 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from ragstream import kafka_clients
+from ragstream.index.store import IndexStore
 from ragstream.producer import DocumentProducer
 from ragstream.settings import ChunkingSettings, Settings
 from ragstream.topic_reader import TopicReader
@@ -18,27 +23,16 @@ WORDS = ("river stream index vector kafka milvus chunk tenant version replay off
          "answer question fresh stale delete update latency cluster partition commit model token passage title "
          "ocean mountain forest city garden library music history science planet energy").split()
 
-# (raw value, substring the dead-letter reason must contain)
-BAD_EVENTS: list[tuple[bytes, str]] = [
-    (b"{not json", "not JSON"),
-    (b"\xff\xfe\x00garbage", "not UTF-8"),
-    (b"[1, 2, 3]", "expected a JSON object"),
-    (b'{"op": "upsert"}', "tenant: Field required"),
-    (b'{"op": "rename", "tenant": "a", "doc_id": "d", "version": 1, "text": "x"}', "op:"),
-    (b'{"op": "upsert", "tenant": "a", "doc_id": "d", "version": "one", "text": "x"}', "version:"),
-    (b'{"op": "upsert", "tenant": "a", "doc_id": "../etc/passwd", "version": 1, "text": "x"}', "doc_id:"),
-    (b'{"op": "upsert", "tenant": "a", "doc_id": "d\\" or 1==1", "version": 1, "text": "x"}', "doc_id:"),
-    (b'{"op": "upsert", "tenant": "a", "doc_id": "d", "version": -1, "text": "x"}', "version:"),
-    (b'{"op": "upsert", "tenant": "a", "doc_id": "d", "version": 1, "text": "   "}', "non-empty text"),
-    (b'{"op": "upsert", "tenant": "a", "doc_id": "d", "version": 1, "text": "a\\u0000b"}', "NUL"),
-    (b'{"schema_version": 9, "op": "upsert", "tenant": "a", "doc_id": "d", "version": 1, "text": "x"}',
-     "unsupported schema_version"),
-    (json.dumps({"op": "upsert", "tenant": "a", "doc_id": "d", "version": 1, "text": "x" * 500_001}).encode(),
-     "text: String should have at most"),
-    (json.dumps({"op": "upsert", "tenant": "a", "doc_id": "d", "version": 1, "text": "x",
-                 "metadata": {f"k{i}": "v" * 400 for i in range(30)}}).encode(), "metadata"),
-    (b"", "empty record value"),
-]
+BAD_EVENTS_DIR = Path(__file__).parent / "data" / "bad_events"
+
+
+def bad_events() -> list[tuple[str, bytes, str]]:
+    """The bad-input corpus: (case, raw value, substring its dead-letter reason must contain)."""
+    index = json.loads((BAD_EVENTS_DIR / "index.json").read_text())
+    return [(c["case"], (BAD_EVENTS_DIR / c["file"]).read_bytes(), c["reason"]) for c in index]
+
+
+BAD_EVENTS: list[tuple[bytes, str]] = [(value, reason) for _, value, reason in bad_events()]
 
 
 def paragraph(rng: random.Random, words: int) -> str:
@@ -68,14 +62,16 @@ class Stream:
         return [i for i in self.items if isinstance(i, bytes)]
 
 
-def mixed_stream(seed: int = 7, docs: int = 180, tenants: tuple[str, ...] = ("acme", "globex")) -> Stream:
-    """New docs, new versions (longer and shorter), stale versions, duplicates, deletes, re-creations, bad events."""
+def mixed_stream(seed: int = 7, docs: int = 180, tenants: tuple[str, ...] = ("acme", "globex"), changes: int = 300,
+                 words: tuple[int, int] = (20, 260), paragraphs: int = 3) -> Stream:
+    """New docs, new versions (longer and shorter), stale versions, duplicates, deletes, re-creations, bad events.
+    ``changes`` events follow the ``docs`` creations; ``words`` and ``paragraphs`` bound each text."""
     rng = random.Random(seed)
     stream = Stream()
     latest: dict[tuple[str, str], DocumentEvent] = {}
 
     def upsert(tenant: str, doc_id: str, version: int) -> DocumentEvent:
-        text = "\n\n".join(paragraph(rng, rng.randint(20, 260)) for _ in range(rng.randint(1, 3)))
+        text = "\n\n".join(paragraph(rng, rng.randint(*words)) for _ in range(rng.randint(1, paragraphs)))
         return DocumentEvent(op="upsert", tenant=tenant, doc_id=doc_id, version=version, text=text,
                              title=f"{doc_id} title", metadata={"source": "test", "n": rng.randint(0, 9)})
 
@@ -84,7 +80,8 @@ def mixed_stream(seed: int = 7, docs: int = 180, tenants: tuple[str, ...] = ("ac
         latest[key] = upsert(*key, version=1)
         stream.items.append(latest[key])
     keys = list(latest)
-    actions = ["version"] * 130 + ["stale"] * 50 + ["duplicate"] * 50 + ["delete"] * 45 + ["recreate"] * 25
+    mix = {"version": 130, "stale": 50, "duplicate": 50, "delete": 45, "recreate": 25}  # per 300 changes
+    actions = [action for action, share in mix.items() for _ in range(share * changes // 300)]
     rng.shuffle(actions)
     bad = list(BAD_EVENTS) * 2
     for i, action in enumerate(actions):
@@ -103,7 +100,7 @@ def mixed_stream(seed: int = 7, docs: int = 180, tenants: tuple[str, ...] = ("ac
         else:
             latest[key] = upsert(*key, version=current.version + 2)
             stream.items.append(latest[key])
-        if bad and i % 10 == 3:
+        if bad and i % max(changes // 30, 1) == 3:
             stream.items.append(bad.pop()[0])
     stream.items.extend(value for value, _ in bad)
     return stream
@@ -143,3 +140,37 @@ def wait_for_outcomes(reader: TopicReader, sources: list[tuple[int, int]], times
             return outcomes
         if time.monotonic() > deadline:
             raise TimeoutError(f"{len(missing)} of {len(wanted)} records have no outcome yet, e.g. {missing[:5]}")
+
+
+def index_rows(settings) -> list[dict]:
+    store = IndexStore(settings.milvus, settings.models.embedder.dimension)
+    try:
+        return store.chunk_rows(("id", "text", "doc_id", "version"))
+    finally:
+        store.close()
+
+
+def index_diff(settings, stream) -> dict[str, int]:
+    """The index against the state the event log implies: chunks missing, rows stored twice, chunks of versions
+    or documents that should be gone, and chunks whose text differs."""
+    expected = expected_chunks(stream.events, settings.chunking)
+    rows = index_rows(settings)
+    actual = {row["id"]: row["text"] for row in rows}
+    return {"chunks": len(expected), "lost": len(set(expected) - set(actual)),
+            "duplicated": len(rows) - len(actual), "stale": len(set(actual) - set(expected)),
+            "wrong_text": sum(actual[i] != text for i, text in expected.items() if i in actual)}
+
+
+def assert_index_matches(settings, stream) -> dict[str, int]:
+    diff = index_diff(settings, stream)
+    assert diff | {"chunks": 0} == dict.fromkeys(diff, 0), diff
+    return diff
+
+
+def reset_group_to_start(settings) -> None:
+    kafka = settings.kafka
+    consumer = kafka_clients.consumer(kafka, group_id=kafka.consumer_group)
+    partitions = [TopicPartition(kafka.documents_topic, p) for p in range(kafka.partitions)]
+    consumer.assign(partitions)
+    consumer.commit({tp: OffsetAndMetadata(0, "", -1) for tp in partitions})
+    consumer.close(autocommit=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragstream.retrieval.fusion import interpolate, reciprocal_rank
+from ragstream.retrieval.fusion import blend, interpolate, reciprocal_rank
 
 DENSE = [{"id": "a", "score": 0.9, "doc_id": "A"}, {"id": "b", "score": 0.8}, {"id": "e", "score": 0.1}]
 BM25 = [{"id": "c", "score": 12.0}, {"id": "b", "score": 11.0}, {"id": "d", "score": 2.0}]
@@ -38,3 +38,15 @@ def test_interpolation_handles_empty_and_flat_lists_and_rejects_bad_weights():
     assert flat[0]["score"] == 0.5
     with pytest.raises(ValueError, match="weight"):
         interpolate(DENSE, BM25, weight=1.5)
+
+
+def test_blend_mixes_the_reranker_with_the_first_stage_and_keeps_both_scores():
+    first = [{"id": "a", "score": 0.9}, {"id": "b", "score": 0.5}, {"id": "c", "score": 0.1}]
+    model = [0.80, 0.84, 0.70]
+    assert ids(blend(first, model, weight=1.0)) == ["b", "a", "c"]
+    assert ids(blend(first, model, weight=0.0)) == ["a", "b", "c"]
+    mixed = blend(first, model, weight=0.5)
+    assert ids(mixed) == ["a", "b", "c"]  # 0.5 × 1 + 0.5 × 0.71 beats 0.5 × 0.5 + 0.5 × 1
+    assert mixed[0]["retrieval_score"] == 0.9 and mixed[0]["rerank_score"] == 0.80
+    with pytest.raises(ValueError, match="weight"):
+        blend(first, model, weight=-0.1)

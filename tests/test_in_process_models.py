@@ -9,7 +9,7 @@ import pytest
 
 from ragstream.models.client import ModelError
 from ragstream.models.embedder import build_embedder
-from ragstream.models.factory import BlockingEmbedder, build_client
+from ragstream.models.factory import BlockingModels, build_client
 from ragstream.models.files import ModelFileError, embedder_onnx_path
 from ragstream.models.in_process import InProcessModelClient
 from ragstream.models.reranker import CrossEncoderReranker, build_reranker
@@ -102,7 +102,7 @@ def test_the_onnx_engine_refuses_a_model_that_does_not_mean_pool(tmp_path):
 
 
 def test_workers_embed_in_process_when_the_settings_say_so():
-    embedder = BlockingEmbedder(ModelSettings(backend="in_process"))
+    embedder = BlockingModels(ModelSettings(backend="in_process"))
     try:
         vectors = embedder.embed(["one text", "another text"])
     finally:

@@ -56,7 +56,9 @@ def test_markers_win_then_attribution_then_abstention_cites_nothing():
 def test_only_passages_near_the_best_reranked_score_reach_the_prompt():
     from services.api.pipeline import relevant
 
-    hits = [{"id": i, "score": s} for i, s in enumerate([0.9, 0.85, 0.79, 0.5])]
+    hits = [{"id": i, "rerank_score": s} for i, s in enumerate([0.9, 0.85, 0.79, 0.5])]
     assert [h["id"] for h in relevant(hits, 0.08, None)] == [0, 1]
     assert [h["id"] for h in relevant(hits, None, 0.6)] == [0, 1, 2]
     assert relevant(hits, 0.08, 0.95) == [] and relevant([], 0.1, None) == []
+    blended_first = [{"id": "bm25-led", "rerank_score": 0.7}, *hits]  # first after the blend, far below the best
+    assert [h["id"] for h in relevant(blended_first, 0.08, None)] == ["bm25-led", 0, 1]

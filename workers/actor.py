@@ -31,6 +31,7 @@ class IngestWorker:
         if settings.worker.metrics_port is not None:
             self.metrics.serve(settings.worker.metrics_host, settings.worker.metrics_port)
         self._loop: IngestLoop | None = None
+        self._restarts = 0
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._supervise, name=f"ingest-{worker_id}", daemon=True)
         self._thread.start()
@@ -45,6 +46,7 @@ class IngestWorker:
                 return
             except Exception:
                 log.exception("ingest loop stopped; restarting in %.1fs", delay)
+                self._restarts += 1
                 self._stopping.wait(delay)
                 delay = min(delay * 2, self._settings.worker.retry_max_s)
 
@@ -59,6 +61,7 @@ class IngestWorker:
 
     def stats(self) -> dict:
         return {"worker_id": self._worker_id, "pid": os.getpid(), "metrics_url": self.metrics.url,
+                "loop_restarts": self._restarts,
                 **(self._loop.stats.snapshot() if self._loop else {})}
 
     def stop(self) -> None:

@@ -39,6 +39,10 @@ def decode(value: bytes | None) -> DocumentEvent | Rejected:
     except json.JSONDecodeError as error:
         where = f"line {error.lineno} column {error.colno}"
         return Rejected(FailureStage.DECODE, f"value is not JSON ({error.msg} at {where})")
+    except RecursionError:
+        return Rejected(FailureStage.DECODE, "value is JSON nested too deeply to decode")
+    except ValueError as error:  # e.g. an integer literal beyond Python's digit limit
+        return Rejected(FailureStage.DECODE, f"value is not decodable JSON ({str(error)[:200]})")
     if not isinstance(payload, dict):
         return Rejected(FailureStage.VALIDATE, f"expected a JSON object, got {type(payload).__name__}")
     version = payload.get("schema_version", SCHEMA_VERSION)

@@ -22,7 +22,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from ragstream import kafka_clients
 from ragstream.index.store import IndexStore
 from ragstream.models.embedder import Embedder
-from ragstream.models.factory import BlockingEmbedder
+from ragstream.models.factory import BlockingModels
 from ragstream.settings import Settings
 from ragstream.telemetry.batch import BatchTrace
 from schemas.dead_letter import DeadLetterHeaders
@@ -85,7 +85,7 @@ class IngestLoop:
 
     def run(self) -> None:
         kafka, worker = self.settings.kafka, self.settings.worker
-        embedder = self._embedder or BlockingEmbedder(self.settings.models)
+        embedder = self._embedder or BlockingModels(self.settings.models)
         store = IndexStore(self.settings.milvus, embedder.dimension)
         store.ensure_collections()
         processor = BatchProcessor(Chunker(self.settings.chunking), embedder, store)
@@ -129,7 +129,7 @@ class IngestLoop:
             consumer.close(autocommit=False)
             producer.close(timeout=5)
             store.close()
-            if isinstance(embedder, BlockingEmbedder):
+            if isinstance(embedder, BlockingModels):
                 embedder.close()
 
     def _observe_lag(self, consumer) -> None:

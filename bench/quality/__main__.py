@@ -1,21 +1,30 @@
-"""Retrieval quality per configuration through the real ``/v1/retrieve`` path, on the HaluEval QA dev set (or a
-BEIR folder), with the corpus ingested through Kafka like any data.
+"""Retrieval and answer quality per configuration through the real ``/v1/retrieve`` and chat paths, on the
+HaluEval QA dev set (or a BEIR folder), with the corpus ingested through Kafka like any data, side by side with a
+plain llama-index pipeline over the same Milvus and models.
 
-    python -m bench.quality [--quick] [--beir FOLDER] [--json FILE]
+    python -m bench.quality [--quick] [--beir FOLDER] [--answers N] [--out FOLDER]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import random
 import re
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from bench.quality import answers
 from bench.quality.datasets import EvalSet, load_beir, load_halueval
-from bench.quality.peer import measure_peer
+from bench.quality.peer import Peer
+from bench.quality.plots import frontier, plot_answers, plot_frontier
 from bench.quality.retrieval import Config, measure
 from bench.report import console, report
 from infra.process import free_port
@@ -31,20 +40,26 @@ from workers.actor import WorkerPool
 KEY, TENANT = "quality-key", "eval"
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,255}$")
 HYBRID = {"mode": "hybrid"}
+STACK = "ragstream (shipped defaults)"
+MACHINE = "2 cores, 24 GiB, CPU only; all-MiniLM-L6-v2 embedder, multilingual-e5-small reranker, Qwen2.5-0.5B generator"
 
 
 def configurations(multi_query: bool) -> list[Config]:
+    """The shipped defaults first, then each technique on its own and in combination."""
     no_rerank = {"rerank": False}
     configs = [
+        Config("shipped defaults"),
         Config("dense", request={"mode": "dense", **no_rerank}),
         Config("bm25", request={"mode": "bm25", **no_rerank}),
         Config("hybrid rrf", {"retrieval": {"fusion": "rrf"}}, {**HYBRID, **no_rerank}),
         *[Config(f"hybrid interp w={w}", {"retrieval": {"fusion": "interpolation", "dense_weight": w}},
-                 {**HYBRID, **no_rerank}) for w in (0.3, 0.5, 0.6, 0.8)],
+                 {**HYBRID, **no_rerank}) for w in (0.3, 0.4, 0.5, 0.6, 0.8)],
         Config("hybrid + prf", request={**HYBRID, "rerank": False, "prf": True}),
-        *[Config(f"hybrid + rerank@{depth}", {"retrieval": {"rerank_depth": depth}}, {**HYBRID, "rerank": True})
-          for depth in (10, 20, 40)],
-        Config("hybrid + prf + rerank@20", {"retrieval": {"rerank_depth": 20}},
+        *[Config(f"hybrid + rerank@10 blend={w}", {"retrieval": {"rerank_depth": 10, "rerank_weight": w}},
+                 {**HYBRID, "rerank": True}) for w in (1.0, 0.5)],
+        Config("hybrid + rerank@20 blend=0.5", {"retrieval": {"rerank_depth": 20, "rerank_weight": 0.5}},
+               {**HYBRID, "rerank": True}),
+        Config("hybrid + prf + rerank@10 blend=0.5", {"retrieval": {"rerank_depth": 10, "rerank_weight": 0.5}},
                {**HYBRID, "rerank": True, "prf": True}),
     ]
     if multi_query:
@@ -53,59 +68,130 @@ def configurations(multi_query: bool) -> list[Config]:
     return configs
 
 
+@dataclass
+class Results:
+    retrieval: list[dict[str, Any]]
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    ingest_s: float = 0.0
+
+
 def with_overrides(settings: Settings, overrides: dict[str, dict[str, Any]]) -> Settings:
     return settings.model_copy(update={group: getattr(settings, group).model_copy(update=values)
                                        for group, values in overrides.items()})
 
 
-def ingest(settings: Settings, data: EvalSet) -> dict[str, str]:
-    """Every document as an upsert event through Kafka; returns index id → dataset id once all are indexed."""
-    ids = {(doc if SAFE_ID.match(doc) else "id-" + hashlib.sha1(doc.encode()).hexdigest()): doc
-           for doc in data.corpus}
+def index_ids(data: EvalSet) -> dict[str, str]:
+    """Index doc id → dataset doc id: ids the event schema refuses are replaced by a hash."""
+    return {(doc if SAFE_ID.match(doc) else "id-" + hashlib.sha1(doc.encode()).hexdigest()): doc
+            for doc in data.corpus}
+
+
+def through_kafka(settings: Settings, send: Callable[[DocumentProducer], list]) -> None:
+    """Events produced by ``send`` (it returns their futures), then waits until the workers have indexed each."""
     reader = TopicReader(settings.kafka, settings.kafka.index_events_topic)
     try:
         with DocumentProducer(settings.kafka) as producer:
-            futures = [producer.upsert(TENANT, safe, 1, data.corpus[doc][1], title=data.corpus[doc][0])
-                       for safe, doc in ids.items()]
+            futures = send(producer)
             producer.flush()
             sources = [(m.partition, m.offset) for m in (f.get(60) for f in futures)]
         wait_for_outcomes(reader, sources, timeout_s=3600)
     finally:
         reader.close()
-    return ids
 
 
-def evaluate_stack(settings: Settings, data: EvalSet, configs: list[Config]) -> tuple[list[dict], float]:
-    """On a running stack, Ray and ingest worker: the corpus through Kafka, then each configuration as the Serve
-    app named in ``settings.serve`` (its API keys must map KEY to TENANT), then the peer. Returns rows, ingest s."""
+def evaluate_stack(settings: Settings, data: EvalSet, configs: list[Config], answer_questions: int = 0) -> Results:
+    """On a running stack, Ray and ingest worker: the corpus through Kafka, each configuration as the Serve app
+    named in ``settings.serve`` (its API keys must map KEY to TENANT), the peer, then answers with the evidence in
+    the index and after deleting it (through Kafka too), for the stack's defaults and the peer."""
+    ids = index_ids(data)
     with console.status(f"ingesting {len(data.corpus)} documents through Kafka"):
         started = time.perf_counter()
-        ids = ingest(settings, data)
-        ingest_s = time.perf_counter() - started
-    rows = []
+        through_kafka(settings, lambda producer: [
+            producer.upsert(TENANT, safe, 1, data.corpus[doc][1], title=data.corpus[doc][0])
+            for safe, doc in ids.items()])
+        results = Results([], ingest_s=time.perf_counter() - started)
     for config in configs:
         with console.status(f"{config.name}: {len(data.queries)} queries"):
             deployed = with_overrides(settings, config.settings)
             url = run(deployed) + deployed.serve.route_prefix.rstrip("/")
-            rows.append(measure(url, KEY, data, ids, config))
-        console.print(rows[-1])
-    with console.status("peer: llama-index VectorStoreIndex over the same Milvus and embedder"):
-        rows.append(measure_peer(settings, data))
-    console.print(rows[-1])
-    return rows, ingest_s
+            results.retrieval.append({**measure(url, KEY, data, ids, config), "ingest_s": round(results.ingest_s, 1)})
+        console.print(results.retrieval[-1])
+    with console.status("peer: llama-index VectorStoreIndex over the same Milvus and models"), Peer(settings,
+                                                                                                   data) as peer:
+        results.retrieval.append(peer.retrieval())
+        console.print(results.retrieval[-1])
+        if answer_questions and data.answers:
+            results.answers, results.transcript = compare_answers(settings, data, ids, peer, answer_questions)
+    return results
+
+
+def compare_answers(settings: Settings, data: EvalSet, ids: dict[str, str], peer: Peer, questions: int
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Figures per system, and the transcript of every answer."""
+    qids = sorted(random.Random(11).sample(sorted(data.answers), min(questions, len(data.answers))))
+    url = run(settings) + settings.serve.route_prefix.rstrip("/")
+    model = httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {KEY}"}).json()["data"][0]["id"]
+    figures: dict[str, dict[str, Any]] = {STACK: {}, Peer.name: {}}
+    transcript: list[dict[str, Any]] = []
+
+    def phase(name: str) -> None:
+        for system, replies in ((STACK, answers.ask(url, KEY, model, data, qids, ids)), (Peer.name, peer.ask(qids))):
+            figures[system] |= answers.score(replies, data, name)
+            transcript.extend(answers.transcript(system, name, replies, data))
+
+    with console.status(f"answers: {len(qids)} questions, evidence in the index"):
+        phase("answer")
+    evidence = {doc for q in qids for doc in data.qrels[q]}
+    with console.status(f"answers: the same questions after deleting their {len(evidence)} passages"):
+        through_kafka(settings, lambda producer: [producer.delete(TENANT, safe, 2)
+                                                  for safe, doc in ids.items() if doc in evidence])
+        peer.remove(evidence)
+        phase("removed")
+    return [{"system": system, **values} for system, values in figures.items()], transcript
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """A pipe table of rows that share their keys, for docs/benchmarks.md."""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(f"{row[k]:.3f}" if isinstance(row[k], float) and row[k] <= 1 else str(row[k])
+                                 for k in keys) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(results: Results, out: Path, meta: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    report(f"retrieval quality, {meta['dataset']}", results.retrieval, None)
+    points = [(r["config"], r["p50_ms"], r["ndcg@10"]) for r in results.retrieval]
+    plot_frontier(results.retrieval, out / "frontier.png")
+    if results.answers:
+        report("answers through the chat endpoint", results.answers, None)
+        plot_answers(results.answers, out / "answers.png")
+    document = {**meta, "ingest_s": round(results.ingest_s, 1), "frontier": frontier(points),
+                "retrieval": results.retrieval, "answers": results.answers}
+    (out / "quality.json").write_text(json.dumps(document, indent=2))
+    tables = [markdown(results.retrieval)] + ([markdown(results.answers)] if results.answers else [])
+    (out / "quality.md").write_text("\n".join(tables))
+    with (out / "answers.jsonl").open("w") as lines:
+        lines.writelines(json.dumps(line) + "\n" for line in results.transcript)
+    console.print(f"frontier: {', '.join(document['frontier'])}\nwritten: {out}/quality.json, quality.md, "
+                  "answers.jsonl, frontier.png" + (", answers.png" if results.answers else ""))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="60 queries over 1,000 documents (a few minutes)")
-    parser.add_argument("--beir", type=Path, help="a BEIR folder instead of HaluEval QA")
-    parser.add_argument("--queries", type=int, help="queries to sample (default: 60 quick, 300 full)")
+    parser.add_argument("--quick", action="store_true", help="40 queries over 500 documents, 10 answers (minutes)")
+    parser.add_argument("--beir", type=Path, help="a BEIR folder instead of HaluEval QA (retrieval only)")
+    parser.add_argument("--queries", type=int, help="retrieval queries to sample (default: 40 quick, 300 full)")
+    parser.add_argument("--answers", type=int, help="questions answered through chat (default: 10 quick, 100 full)")
     parser.add_argument("--multi-query", action="store_true", help="also HyDE multi-query (a generation per query)")
-    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/quality"), help="JSON and plots go here")
     args = parser.parse_args()
     full = load_beir(args.beir) if args.beir else load_halueval()
-    queries = args.queries or (60 if args.quick else 300)
-    data = full.subset(queries, distractors=940 if args.quick else len(full.corpus), seed=7)
+    queries = args.queries or (40 if args.quick else 300)
+    data = full.subset(queries, distractors=460 if args.quick else len(full.corpus), seed=7)
+    answer_questions = args.answers if args.answers is not None else (10 if args.quick else 100)
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(worker=WorkerSettings(replicas=1, batch_max_events=64),
@@ -117,14 +203,12 @@ def main() -> None:
             start_local_ray()
             pool = WorkerPool(base).start()
             try:
-                rows, ingest_s = evaluate_stack(base, data, configurations(args.multi_query))
+                results = evaluate_stack(base, data, configurations(args.multi_query), answer_questions)
             finally:
                 pool.stop()
                 stop_local_ray()
-    for row in rows:
-        row.setdefault("ingest_s", round(ingest_s, 1))
-    report(f"retrieval quality, {data.name}", rows, args.json,
-           {"dataset": data.name, "machine": "2 cores, 24 GiB, CPU only; MiniLM-L6 embedder, e5-small reranker"})
+    write_results(results, args.out, {"dataset": data.name, "machine": MACHINE, "concurrency": 2,
+                                      "date": time.strftime("%Y-%m-%d")})
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Picks the model client the settings ask for, and a blocking embedder over it for the ingest workers."""
+"""Picks the model client the settings ask for, and a blocking face of it for synchronous callers (the ingest
+workers, evaluation peers)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from opentelemetry import context as otel_context
 
 from ragstream.models.client import ModelClient, Priority
 from ragstream.settings import ModelSettings
+from schemas.generation import GenerationRequest
 
 
 def build_client(settings: ModelSettings) -> ModelClient:
@@ -32,8 +34,9 @@ async def _within(context: otel_context.Context, coroutine):
         otel_context.detach(token)
 
 
-class BlockingEmbedder:
-    """The ``Embedder`` the ingest loop calls synchronously: ingest priority, on a private event loop thread."""
+class BlockingModels:
+    """The models called synchronously, on a private event loop thread: the ``Embedder`` of the ingest loop (ingest
+    priority), and whole completions for callers outside the query path."""
 
     def __init__(self, settings: ModelSettings) -> None:
         self._loop = asyncio.new_event_loop()
@@ -52,6 +55,12 @@ class BlockingEmbedder:
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return self._call(self._client.embed(texts, Priority.INGEST)) if texts else []
+
+    def complete(self, request: GenerationRequest) -> str:
+        async def whole() -> str:
+            return "".join([chunk.text async for chunk in self._client.generate(request)])
+
+        return self._call(whole())
 
     def close(self) -> None:
         self._call(self._client.close())

@@ -39,3 +39,17 @@ def interpolate(dense: Sequence[Hit], sparse: Sequence[Hit], weight: float, limi
     fused = [{**hit, "score": weight * dense_norm.get(i, 0.0) + (1 - weight) * sparse_norm.get(i, 0.0)}
              for i, hit in by_id.items()]
     return sorted(fused, key=lambda h: -h["score"])[:limit]
+
+
+def blend(hits: Sequence[Hit], model_scores: Sequence[float], weight: float) -> list[Hit]:
+    """Second-stage ranking: ``weight`` × the normalised model score + (1 − ``weight``) × the normalised first-stage
+    score, best first. A bi-encoder rescorer (the e5 default) alone discards what BM25 knew; the blend keeps both.
+    Each hit keeps ``retrieval_score`` and the model's own ``rerank_score``."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must be in [0, 1], got {weight}")
+    rescored = [{**hit, "retrieval_score": hit["score"], "rerank_score": float(score)}
+                for hit, score in zip(hits, model_scores, strict=True)]
+    first = _min_max(rescored)
+    model = _min_max([{"id": h["id"], "score": h["rerank_score"]} for h in rescored])
+    ranked = [{**h, "score": weight * model[h["id"]] + (1 - weight) * first[h["id"]]} for h in rescored]
+    return sorted(ranked, key=lambda h: -h["score"])

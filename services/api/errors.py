@@ -17,8 +17,8 @@ from schemas.openai import ErrorBody, ErrorResponse
 
 log = logging.getLogger(__name__)
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-          413: "invalid_request_error", 415: "invalid_request_error", 422: "invalid_request_error",
-          429: "rate_limit_error", 503: "server_error", 504: "timeout_error"}
+          408: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error",
+          422: "invalid_request_error", 429: "rate_limit_error", 503: "server_error", 504: "timeout_error"}
 
 
 class ApiError(Exception):

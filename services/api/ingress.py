@@ -78,7 +78,8 @@ async def _count(request: Request, call_next):
     return response
 
 
-api.add_middleware(BodyLimit, max_bytes=lambda scope: scope["app"].state.ingress.settings.api.max_body_bytes)
+api.add_middleware(BodyLimit, limits=lambda scope: (scope["app"].state.ingress.settings.api.max_body_bytes,
+                                                    scope["app"].state.ingress.settings.api.body_timeout_s))
 
 
 @serve.ingress(api)

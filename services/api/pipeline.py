@@ -50,12 +50,13 @@ class Grounding:
 
 
 def relevant(hits: Sequence[Hit], max_gap: float | None, min_score: float | None) -> list[Hit]:
-    """Reranked hits close enough to the best one (and above the floor), best first."""
+    """Reranked hits in their order: the first, and those whose model score is close enough to the best one; all
+    above the floor."""
     if not hits:
         return []
-    best = hits[0]["score"]
-    return [h for h in hits if (max_gap is None or h["score"] >= best - max_gap)
-            and (min_score is None or h["score"] >= min_score)]
+    best = max(h["rerank_score"] for h in hits)
+    return [h for rank, h in enumerate(hits) if (rank == 0 or max_gap is None or h["rerank_score"] >= best - max_gap)
+            and (min_score is None or h["rerank_score"] >= min_score)]
 
 
 class QueryPipeline:
@@ -86,15 +87,16 @@ class QueryPipeline:
         hits = await self._run("retrieval", stages.retrieval.retrieve.remote(
             queries, vectors, tenant, query_filter, depth, mode, prf), timings)
         if rerank and hits:
-            hits = await self._run("reranking", stages.reranking.rerank.remote(rewritten.standalone, hits, top_k),
-                                   timings)
+            hits = await self._run("reranking", stages.reranking.rerank.remote(
+                rewritten.standalone, hits, top_k, self.settings.retrieval.rerank_weight), timings)
         return Retrieval(queries, rewritten.standalone, hits[:top_k], rerank, timings)
 
     async def ground(self, tenant: str, messages: Sequence[ChatMessage], *, query_filter: QueryFilter | None,
                      top_k: int | None, rewrite: bool | None, max_tokens: int | None, temperature: float,
                      top_p: float, stop: list[str], seed: int | None) -> Grounding:
         retrieval = await self.retrieve(tenant, messages, query_filter=query_filter, rewrite=rewrite,
-                                        top_k=top_k or self.settings.context.passages)
+                                        top_k=top_k or self.settings.context.passages,
+                                        rerank=self.settings.context.rerank)
         passages = retrieval.hits
         context = self.settings.context
         if retrieval.reranked:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ragstream.retrieval.fusion import Hit
+from ragstream.retrieval.fusion import Hit, blend
 from services.stages.base import ModelStage, Stopwatch, Timed
 
 
@@ -14,13 +14,11 @@ def passage_text(hit: Hit) -> str:
 
 
 class RerankingStage(ModelStage):
-    async def rerank(self, query: str, hits: Sequence[Hit], keep: int) -> Timed[list[Hit]]:
+    async def rerank(self, query: str, hits: Sequence[Hit], keep: int, weight: float = 1.0) -> Timed[list[Hit]]:
         watch = Stopwatch()
         if not hits:
             return watch.timed([])
         scores = await (await self.models()).rerank(query, [passage_text(h) for h in hits])
-        ranked = sorted(({**h, "retrieval_score": h["score"], "score": float(s)} for h, s in zip(hits, scores,
-                                                                                                   strict=True)),
-                        key=lambda h: -h["score"])
+        ranked = blend(hits, scores, weight)
         return watch.timed(ranked[:keep], passages=len(hits), kept=min(keep, len(ranked)),
-                           top_score=ranked[0]["score"])
+                           top_score=ranked[0]["rerank_score"])

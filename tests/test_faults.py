@@ -64,9 +64,16 @@ class Run:
 
     def __init__(self, settings: Settings, stream: Stream) -> None:
         self.settings, self.stream = settings, stream
-        self.reader = TopicReader(settings.kafka, settings.kafka.index_events_topic)
-        self.pool = WorkerPool(settings).start()
-        self.sources = produce(settings, stream)
+
+    def __enter__(self) -> Run:
+        self.reader = TopicReader(self.settings.kafka, self.settings.kafka.index_events_topic)
+        self.pool = WorkerPool(self.settings).start()
+        self.sources = produce(self.settings, self.stream)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.reader.close()
+        self.pool.stop()
 
     def progress(self) -> int:
         self.reader.poll()
@@ -94,19 +101,15 @@ class Run:
 
     def finish(self, scenario: str, checked: str, recovery_s: float | str) -> None:
         """Every record's outcome, the index against the log; then a replay from offset 0 by a fresh pool."""
-        try:
-            wait_for_outcomes(self.reader, self.sources, timeout_s=600)
-            self.pool.stop()
-            diff = assert_index_matches(self.settings, self.stream)
-            reset_group_to_start(self.settings)
-            started = time.monotonic()
-            self.pool = WorkerPool(self.settings).start()
-            wait_for_outcomes(self.reader, self.sources, times=2, timeout_s=600)
-            replay_s = round(time.monotonic() - started, 1)
-            assert_index_matches(self.settings, self.stream)
-        finally:
-            self.reader.close()
-            self.pool.stop()
+        wait_for_outcomes(self.reader, self.sources, timeout_s=600)
+        self.pool.stop()
+        diff = assert_index_matches(self.settings, self.stream)
+        reset_group_to_start(self.settings)
+        started = time.monotonic()
+        self.pool = WorkerPool(self.settings).start()
+        wait_for_outcomes(self.reader, self.sources, times=2, timeout_s=600)
+        replay_s = round(time.monotonic() - started, 1)
+        assert_index_matches(self.settings, self.stream)
         ROWS.append({"scenario": scenario, "checked": checked, "events": len(self.sources),
                      "index": diff, "recovery_s": recovery_s, "replay_s": replay_s})
 
@@ -122,20 +125,20 @@ def _run(durable: LocalStack, name: str, seed: int, docs: int, changes: int, rep
 
 
 def test_a_worker_sigkilled_again_and_again_during_5000_events_loses_and_duplicates_nothing(durable):
-    run = _run(durable, "sigkill", seed=21, docs=1600, changes=3300)
-    assert len(run.sources) >= 5000
-    rng = random.Random(4)
-    recoveries = []
-    for share in sorted(rng.uniform(0.1, 0.85) for _ in range(4)):
-        run.wait_progress(share)
-        worker = run.pool.actors[0]
-        pid = ray.get(worker.stats.remote())["pid"]
-        time.sleep(rng.uniform(0, 0.5))  # anywhere in a batch: polling, embedding, writing, committing
-        killed = _now()
-        os.kill(pid, signal.SIGKILL)
-        recoveries.append(run.resumed_after(killed))
-        assert ray.get(worker.stats.remote())["pid"] != pid
-    run.finish("worker SIGKILLed 4× at random points", "index = log; replay from 0", max(recoveries))
+    with _run(durable, "sigkill", seed=21, docs=1650, changes=3350) as run:
+        assert len(run.sources) >= 5000
+        rng = random.Random(4)
+        recoveries = []
+        for share in sorted(rng.uniform(0.1, 0.85) for _ in range(4)):
+            run.wait_progress(share)
+            worker = run.pool.actors[0]
+            pid = ray.get(worker.stats.remote())["pid"]
+            time.sleep(rng.uniform(0, 0.5))  # anywhere in a batch: polling, embedding, writing, committing
+            os.kill(pid, signal.SIGKILL)
+            killed = _now()
+            recoveries.append(run.resumed_after(killed))
+            assert ray.get(worker.stats.remote())["pid"] != pid
+        run.finish("worker SIGKILLed 4× at random points", "index = log; replay from 0", max(recoveries))
 
 
 def _restart(stop: Callable[[], None], start: Callable[[], object]) -> datetime:
@@ -146,39 +149,39 @@ def _restart(stop: Callable[[], None], start: Callable[[], object]) -> datetime:
 
 
 def test_the_broker_crashing_mid_stream_loses_nothing(durable):
-    run = _run(durable, "broker", seed=22, docs=500, changes=700)
-    run.wait_progress(0.3)
-    back = _restart(durable.broker.kill, durable.broker.start)
-    run.finish("broker killed and restarted (durable)", "index = log; replay from 0", run.resumed_after(back))
+    with _run(durable, "broker", seed=22, docs=500, changes=700) as run:
+        run.wait_progress(0.3)
+        back = _restart(durable.broker.kill, durable.broker.start)
+        run.finish("broker killed and restarted (durable)", "index = log; replay from 0", run.resumed_after(back))
 
 
 def test_milvus_crashing_mid_stream_loses_nothing(durable):
-    run = _run(durable, "milvus", seed=23, docs=500, changes=700)
-    run.wait_progress(0.3)
-    back = _restart(durable.milvus.kill, durable.milvus.start)
-    run.finish("Milvus server killed and restarted", "index = log; replay from 0", run.resumed_after(back))
+    with _run(durable, "milvus", seed=23, docs=500, changes=700) as run:
+        run.wait_progress(0.3)
+        back = _restart(durable.milvus.kill, durable.milvus.start)
+        run.finish("Milvus server killed and restarted", "index = log; replay from 0", run.resumed_after(back))
 
 
 def test_triton_crashing_mid_stream_is_retried_and_never_committed_past(durable, local_stack):
-    run = _run(durable, "triton", seed=24, docs=500, changes=700)
-    run.wait_progress(0.3)
-    back = _restart(local_stack.triton.kill, local_stack.triton.start)
-    recovery = run.resumed_after(back)
-    stats = run.pool.stats()[0]
-    assert stats["retries"] > 0 and stats["loop_restarts"] == 0, stats  # the batch was retried, in place
-    run.finish("Triton killed and restarted", "index = log; batches retried, none committed past a failure",
-               recovery)
+    with _run(durable, "triton", seed=24, docs=500, changes=700) as run:
+        run.wait_progress(0.3)
+        back = _restart(local_stack.triton.kill, local_stack.triton.start)
+        recovery = run.resumed_after(back)
+        stats = run.pool.stats()[0]
+        assert stats["retries"] > 0 and stats["loop_restarts"] == 0, stats  # the batch was retried, in place
+        run.finish("Triton killed and restarted", "index = log; batches retried, none committed past a failure",
+                   recovery)
 
 
 def test_workers_scaled_1_to_3_to_1_mid_stream_rebalance_without_loss(durable):
-    run = _run(durable, "scale", seed=25, docs=700, changes=1000)
-    run.wait_progress(0.2)
-    scaled = _now()
-    run.pool.scale(3, wait_ready=False)
-    up = run.resumed_after(scaled)
-    run.wait_progress(0.6)
-    scaled = _now()
-    run.pool.scale(1)
-    down = run.resumed_after(scaled)
-    run.finish("workers scaled 1 → 3 → 1 (rebalances)", "index = log; replay from 0", max(up, down))
+    with _run(durable, "scale", seed=25, docs=700, changes=1000) as run:
+        run.wait_progress(0.2)
+        scaled = _now()
+        run.pool.scale(3, wait_ready=False)
+        up = run.resumed_after(scaled)
+        run.wait_progress(0.6)
+        scaled = _now()
+        run.pool.scale(1)
+        down = run.resumed_after(scaled)
+        run.finish("workers scaled 1 → 3 → 1 (rebalances)", "index = log; replay from 0", max(up, down))
 

@@ -118,6 +118,7 @@ class IngestLoop:
                         consumer.seek(tp, batch[0].offset)
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, worker.retry_max_s)
+                    _reload(store)
                     continue
                 backoff = worker.retry_initial_s
                 with traced.step("commit", **{"messaging.system": "kafka", "messaging.operation.type": "settle"}):
@@ -202,3 +203,12 @@ class IngestLoop:
                       value=outcome.model_dump_json().encode(), headers=traced.headers(position))
         if outcome.freshness_ms is not None and outcome.outcome in (Outcome.INDEXED, Outcome.DELETED):
             self.metrics.freshness_ms.observe(outcome.freshness_ms)
+
+
+def _reload(store: IndexStore) -> None:
+    """Before retrying: a restarted Milvus has released the collections (idempotent; if Milvus is still down the
+    retried batch fails again and waits longer)."""
+    try:
+        store.reload()
+    except Exception as error:
+        log.info("collections not reloaded yet: %s", error)

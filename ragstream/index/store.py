@@ -41,6 +41,9 @@ class StaleChunks:
         return doc + f" and (version < {v} or (version == {v} and chunk_no >= {self.keep_count})))"
 
 
+RELEASED = 101  # Milvus: the collection is not loaded (e.g. after a server restart)
+
+
 class IndexStore:
     def __init__(self, milvus: MilvusSettings, dimension: int) -> None:
         if not milvus.uri:
@@ -126,11 +129,25 @@ class IndexStore:
     def count_chunks(self) -> int:
         return self.client.query(self.chunks, filter="", output_fields=["count(*)"])[0]["count(*)"]
 
+    def reload(self) -> None:
+        """A restarted Milvus server comes back with every collection released: load them again."""
+        for name in (self.chunks, self.registry):
+            self.client.load_collection(name)
+
     def _search(self, data, field: str, metric: str, tenant: str, limit: int, fields: Sequence[str],
                 query_filter: QueryFilter | None) -> list[dict[str, Any]]:
-        hits = self.client.search(self.chunks, data=[data], anns_field=field, limit=limit,
-                                  search_params={"metric_type": metric},
-                                  filter=expression(tenant, query_filter), output_fields=list(fields))
+        def search() -> list:
+            return self.client.search(self.chunks, data=[data], anns_field=field, limit=limit,
+                                      search_params={"metric_type": metric},
+                                      filter=expression(tenant, query_filter), output_fields=list(fields))
+
+        try:
+            hits = search()
+        except MilvusException as error:
+            if error.code != RELEASED:
+                raise
+            self.reload()
+            hits = search()
         # Milvus Lite returns BM25 scores negated (best first); a Milvus cluster returns them positive.
         return [{"id": h["id"], "score": abs(h["distance"]) if metric == "BM25" else h["distance"], **h["entity"]}
                 for h in hits[0]]

@@ -46,7 +46,8 @@ def process_name(process: psutil.Process) -> str | None:
         return None
     for marker in ("ray::IngestWorker", "ray::ServeReplica", "ray::ServeController", "ray::ProxyActor"):
         if marker in cmdline:
-            return cmdline.split()[0] if marker == "ray::ServeReplica" else marker
+            # A replica's title names its deployment, then the method it is running: keep the deployment.
+            return cmdline.split()[0].split(".")[0] if marker == "ray::ServeReplica" else marker
     for marker, name in (("tansu", "broker"), ("milvus-lite", "milvus"), ("tritonserver", "triton"),
                          ("triton_python_backend_stub", "triton model"), ("raylet", "raylet"),
                          ("gcs_server", "gcs_server")):
@@ -69,7 +70,7 @@ def rss_mb() -> dict[str, float]:
     return {name: round(mb, 1) for name, mb in sorted(sizes.items())}
 
 
-def stream_documents(settings: Settings, stop: threading.Event, rate: float, seed: int = 9) -> int:
+def stream_documents(settings: Settings, tenant: str, stop: threading.Event, rate: float, seed: int = 9) -> int:
     """New documents, new versions and deletes at ``rate`` events/s until ``stop``; returns how many were sent."""
     rng, versions, sent = random.Random(seed), {}, 0
     with DocumentProducer(settings.kafka) as producer:
@@ -78,14 +79,15 @@ def stream_documents(settings: Settings, stop: threading.Event, rate: float, see
             version = versions.get(doc, 0) + 1
             versions[doc] = version
             if version > 1 and rng.random() < 0.2:
-                producer.delete(TENANT, doc, version)
+                producer.delete(tenant, doc, version)
             else:
-                producer.upsert(TENANT, doc, version, paragraph(rng, rng.randint(40, 120)), title=doc)
+                producer.upsert(tenant, doc, version, paragraph(rng, rng.randint(40, 120)), title=doc)
             sent += 1
     return sent
 
 
-async def _clients(url: str, asked: list[str], stop: threading.Event, retrieve: int, chat: int) -> list[dict]:
+async def _clients(url: str, key: str, asked: list[str], stop: threading.Event, retrieve: int, chat: int
+                   ) -> list[dict]:
     samples: list[dict] = []
     started = time.perf_counter()
 
@@ -106,25 +108,25 @@ async def _clients(url: str, asked: list[str], stop: threading.Event, retrieve: 
             samples.append({"kind": kind, "at_s": sent - started, "status": status,
                             "ms": (time.perf_counter() - sent) * 1000})
 
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=120) as http:
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
         await asyncio.gather(*(client(http, "retrieve", i * 7) for i in range(retrieve)),
                              *(client(http, "chat", i * 11) for i in range(chat)))
     return samples
 
 
-def soak(settings: Settings, url: str, asked: list[str], seconds: float, rate: float = 5.0, retrieve: int = 2,
-         chat: int = 1) -> dict:
-    """Runs the load against a running stack; the figures as one dict."""
+def soak(settings: Settings, url: str, asked: list[str], seconds: float, key: str = KEY, tenant: str = TENANT,
+         rate: float = 5.0, retrieve: int = 2, chat: int = 1) -> dict:
+    """Runs the load against a running stack (``key`` must name ``tenant``); the figures as one dict."""
     stop = threading.Event()
     sent = []
-    producer = threading.Thread(target=lambda: sent.append(stream_documents(settings, stop, rate)))
+    producer = threading.Thread(target=lambda: sent.append(stream_documents(settings, tenant, stop, rate)))
     memory = [rss_mb()]
     sampler = threading.Thread(target=lambda: [memory.append(rss_mb()) for _ in iter(lambda: stop.wait(10), True)])
     producer.start()
     sampler.start()
     timer = threading.Timer(seconds, stop.set)
     timer.start()
-    samples = asyncio.run(_clients(url, asked, stop, retrieve, chat))
+    samples = asyncio.run(_clients(url, key, asked, stop, retrieve, chat))
     producer.join()
     sampler.join()
     memory.append(rss_mb())

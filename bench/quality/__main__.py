@@ -186,6 +186,7 @@ def main() -> None:
                         "500 quick, 2,000 full; Milvus Lite searches cost ~linear time in the corpus on 2 cores)")
     parser.add_argument("--answers", type=int, help="questions answered through chat (default: 10 quick, 80 full)")
     parser.add_argument("--multi-query", action="store_true", help="also HyDE multi-query (a generation per query)")
+    parser.add_argument("--no-configurations", action="store_true", help="only the peer and the answers")
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality"), help="JSON and plots go here")
     args = parser.parse_args()
     full = load_beir(args.beir) if args.beir else load_halueval()
@@ -204,7 +205,8 @@ def main() -> None:
             start_local_ray()
             pool = WorkerPool(base).start()
             try:
-                results = evaluate_stack(base, data, configurations(args.multi_query), answer_questions)
+                configs = [] if args.no_configurations else configurations(args.multi_query)
+                results = evaluate_stack(base, data, configs, answer_questions)
             finally:
                 pool.stop()
                 stop_local_ray()

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+RETRIES = 5
+
 
 async def _post_all(url: str, key: str, path: str, bodies: dict[str, dict], concurrency: int
                     ) -> dict[str, tuple[dict[str, Any], float]]:
@@ -19,6 +21,11 @@ async def _post_all(url: str, key: str, path: str, bodies: dict[str, dict], conc
             qid, body = queue.pop()
             started = time.perf_counter()
             response = await http.post(path, json=body)
+            for _ in range(RETRIES):  # backpressure or a model busy past its deadline: retry as told, like a client
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+                response = await http.post(path, json=body)
             response.raise_for_status()
             replies[qid] = response.json(), (time.perf_counter() - started) * 1000
 

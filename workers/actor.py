@@ -18,6 +18,7 @@ from workers.ingest_loop import IngestLoop
 from workers.metrics import IngestMetrics
 
 log = logging.getLogger("ragstream.ingest")
+STOP_TIMEOUT_S = 60
 
 
 class IngestWorker:
@@ -89,7 +90,10 @@ class WorkerPool:
     def scale(self, replicas: int, wait_ready: bool = True) -> None:
         while len(self._actors) > replicas:
             actor = self._actors.pop()
-            ray.get(actor.stop.remote())
+            try:  # a clean stop commits the batch in hand; a stuck one is killed: its batch replays, idempotently
+                ray.get(actor.stop.remote(), timeout=STOP_TIMEOUT_S)
+            except ray.exceptions.GetTimeoutError:
+                log.warning("worker did not stop within %ss; killing it", STOP_TIMEOUT_S)
             ray.kill(actor)
         started = []
         while len(self._actors) < replicas:

@@ -11,13 +11,22 @@ import pytest
 
 from infra.stack import LocalStack
 from infra.topics import ensure_topics
-from ragstream.settings import GeneratorSettings, KafkaSettings, LocalStackSettings, ModelSettings, Settings
+from ragstream.settings import (
+    GeneratorSettings,
+    KafkaSettings,
+    LocalStackSettings,
+    ModelSettings,
+    Settings,
+    WorkerSettings,
+)
 
 _counter = itertools.count()
 # In-process unit tests: the tiny SmolLM. The stack's Triton serves the shipped default (Qwen 0.5B): answer tests
 # need a model that reads its sources reliably, and the prefix cache keeps repeated prompts fast.
 TEST_GENERATOR = GeneratorSettings(model="smollm2-135m-instruct", threads=1, context_tokens=2048, max_tokens=64)
 STACK_GENERATOR = GeneratorSettings(threads=1, context_tokens=2048, max_tokens=64)
+# Three workers must fit in Ray's 2 CPUs beside the Serve app and the API's own worker (the fault tests scale to 3).
+TEST_WORKER = WorkerSettings(num_cpus=0.25)
 
 
 def kafka_for_tests(**overrides) -> KafkaSettings:
@@ -30,7 +39,7 @@ def local_stack(tmp_path_factory) -> LocalStack:
     """The servers themselves, for tests that crash and restart them."""
     data_dir: Path = tmp_path_factory.mktemp("stack")
     local = LocalStack(Settings(kafka=kafka_for_tests(), local=LocalStackSettings(data_dir=data_dir),
-                                models=ModelSettings(generator=STACK_GENERATOR)))
+                                models=ModelSettings(generator=STACK_GENERATOR), worker=TEST_WORKER))
     local.start()
     yield local
     local.stop()
@@ -103,7 +112,6 @@ def query_stack(stack, ray_runtime):
     settings = settings.model_copy(update={
         "api": settings.api.model_copy(update={"port": free_port(), "api_keys": API_KEYS,
                                                "read_your_writes_timeout_s": 8}),
-        "worker": settings.worker.model_copy(update={"num_cpus": 0.25}),
     })
     pool = WorkerPool(settings).start()
     try:

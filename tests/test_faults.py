@@ -22,7 +22,7 @@ import ray
 from infra.stack import LocalStack
 from ragstream.settings import LocalStackSettings, Settings
 from ragstream.topic_reader import TopicReader
-from tests.conftest import isolate, kafka_for_tests
+from tests.conftest import TEST_WORKER, isolate, kafka_for_tests
 from tests.streams import (
     Stream,
     assert_index_matches,
@@ -42,7 +42,7 @@ ROWS: list[dict] = []
 @pytest.fixture(scope="module")
 def durable(local_stack, tmp_path_factory, request):
     """A durable broker and a Milvus server of this module's own (they get crashed); Triton is the session's."""
-    local = LocalStack(Settings(kafka=kafka_for_tests(), models=local_stack.settings.models,
+    local = LocalStack(Settings(kafka=kafka_for_tests(), models=local_stack.settings.models, worker=TEST_WORKER,
                                 local=LocalStackSettings(data_dir=tmp_path_factory.mktemp("durable"),
                                                          durable_broker=True)))
     local.start()

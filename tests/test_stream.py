@@ -107,3 +107,12 @@ def test_two_workers_share_partitions_across_a_rebalance(isolated, ray_runtime):
     assert all(s.get("records", 0) > 0 for s in stats), stats
     applied = [(o["source_partition"], o["source_offset"]) for o in outcomes if o["outcome"] in ("indexed", "deleted")]
     assert len(applied) == len(set(applied)), "an event was applied twice"
+
+
+def test_a_worker_ray_cannot_place_fails_fast_with_the_reason_and_is_removed(isolated, ray_runtime):
+    greedy = isolated.model_copy(update={"worker": isolated.worker.model_copy(update={"num_cpus": 64})})
+    pool = WorkerPool(greedy)
+    with pytest.raises(RuntimeError, match="each reserves 64 CPU"):
+        pool.scale(1, timeout_s=3)
+    assert len(pool) == 0
+    pool.stop()  # nothing left to stop: returns at once

@@ -19,6 +19,7 @@ from workers.metrics import IngestMetrics
 
 log = logging.getLogger("ragstream.ingest")
 STOP_TIMEOUT_S = 60
+START_TIMEOUT_S = 300
 
 
 class IngestWorker:
@@ -87,7 +88,9 @@ class WorkerPool:
     def __len__(self) -> int:
         return len(self._actors)
 
-    def scale(self, replicas: int, wait_ready: bool = True) -> None:
+    def scale(self, replicas: int, wait_ready: bool = True, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Adds or removes actors; with ``wait_ready``, fails within ``timeout_s`` rather than wait forever on an
+        actor Ray cannot place (too few free CPUs), removing the actors it started."""
         while len(self._actors) > replicas:
             actor = self._actors.pop()
             try:  # a clean stop commits the batch in hand; a stuck one is killed: its batch replays, idempotently
@@ -107,7 +110,22 @@ class WorkerPool:
             self._actors.append(actor)
             started.append(actor)
         if wait_ready and started:
-            ray.get([a.ready.remote() for a in started])
+            self._await_ready(started, timeout_s)
+
+    def _await_ready(self, started: list, timeout_s: float) -> None:
+        try:
+            ready = ray.get([a.ready.remote(timeout_s) for a in started], timeout=timeout_s + 10)
+        except ray.exceptions.GetTimeoutError:
+            ready = [False]
+        if all(ready):
+            return
+        for actor in started:
+            self._actors.remove(actor)
+            ray.kill(actor)
+        free = ray.available_resources().get("CPU", 0.0)
+        raise RuntimeError(f"{len(started)} ingest worker(s) not ready within {timeout_s:.0f}s: each reserves "
+                           f"{self.settings.worker.num_cpus} CPU (RAGSTREAM_WORKER__NUM_CPUS) and Ray has {free:.2f} "
+                           "free, or the broker, Milvus or Triton is unreachable")
 
     def start(self) -> WorkerPool:
         self.scale(self.settings.worker.replicas)

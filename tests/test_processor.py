@@ -69,3 +69,25 @@ def test_transient_failure_leaves_nothing_half_applied(isolated, store):
     assert store.doc_state("t", "d") is None and ids(store) == []
     assert processor.process([(0, event)])[0].outcome is Outcome.INDEXED
     assert ids(store) == ["t/d/1/0"]
+
+
+def test_sealing_after_seal_rows_or_when_idle_keeps_every_write(isolated):
+    """Sealing flushes growing segments (fast searches); versions and deletes must read the same across it."""
+    store = IndexStore(isolated.milvus.model_copy(update={"seal_rows": 5}), 384)
+    store.ensure_collections()
+    embedder = HashingEmbedder()
+    processor = BatchProcessor(Chunker(isolated.chunking), embedder, store)
+    try:
+        processor.process([(0, up(1, "rivers flow", doc="a")), (1, up(1, "lakes rest", doc="b"))])
+        assert 0 < store.unsealed < 5 and not store.seal()  # below the threshold: still growing
+        processor.process([(0, up(2, "rivers flow to the ocean", doc="a"))])  # new version: upsert + delete
+        assert store.seal() and store.unsealed == 0
+        processor.process([(0, DocumentEvent(op="delete", tenant="t", doc_id="b", version=2))])
+        assert not store.seal() and store.seal(idle=True) and not store.seal(idle=True)
+        assert ids(store) == ["t/a/2/0"]
+        [query] = embedder.embed(["rivers flow to the ocean"])
+        assert [h["id"] for h in store.search_dense(query, tenant="t")] == ["t/a/2/0"]
+        assert [h["id"] for h in store.search_bm25("ocean", tenant="t")] == ["t/a/2/0"]
+        assert store.doc_state("t", "b").state == "deleted"
+    finally:
+        store.close()

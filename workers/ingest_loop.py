@@ -103,6 +103,7 @@ class IngestLoop:
                 self._observe_lag(consumer)
                 records = [r for batch in polled.values() for r in batch]
                 if not records:
+                    _seal(store, idle=True)
                     continue
                 started = time.perf_counter()
                 traced = BatchTrace(records, kafka.consumer_group, self.worker_id)
@@ -126,6 +127,7 @@ class IngestLoop:
                 traced.end()
                 self.metrics.batch_size.observe(len(records))
                 self.metrics.batch_ms.observe((time.perf_counter() - started) * 1000)
+                _seal(store)
         finally:
             consumer.close(autocommit=False)
             producer.close(timeout=5)
@@ -212,3 +214,11 @@ def _reload(store: IndexStore) -> None:
         store.reload()
     except Exception as error:
         log.info("collections not reloaded yet: %s", error)
+
+
+def _seal(store: IndexStore, idle: bool = False) -> None:
+    """After a commit: sealing is an optimisation, so a failure is logged and tried again after the next batch."""
+    try:
+        store.seal(idle)
+    except Exception as error:
+        log.info("segments not sealed: %s", error)

@@ -26,6 +26,8 @@ TABLE_BEGIN, TABLE_END = "<!-- BEGIN config table -->", "<!-- END config table -
 CLUSTER_DEFAULTS: dict[tuple[str, ...], tuple[Any, str]] = {
     ("kafka", "bootstrap_servers"): ("kafka:9092", "Kafka bootstrap servers (required; `kafka` = the bundled chart)"),
     ("milvus", "uri"): ("http://milvus:19530", "Milvus URI (required; `milvus` = the bundled chart)"),
+    ("milvus", "seal_rows"): (0, "rows before a worker flushes; 0 = a cluster seals and builds interim indexes itself"
+                              " (it also rate-limits flushes)"),
     ("api", "host"): ("0.0.0.0", "Serve proxy bind address inside the pod"),
     ("models", "triton", "url"): (None, "Triton gRPC host:port; empty = the chart's Triton (`triton.enabled`)"),
     ("worker", "metrics_host"): ("0.0.0.0", "bind address of each worker pod's Prometheus /metrics"),

@@ -54,6 +54,7 @@ class IndexStore:
         self.registry = milvus.documents_collection
         token = milvus.token.get_secret_value() if milvus.token else ""
         self.client = MilvusClient(uri=milvus.uri, token=token, grpc_options=GRPC_OPTIONS)
+        self.unsealed = 0  # rows written (upserted or deleted) since the last seal
 
     def close(self) -> None:
         self.client.close()
@@ -107,12 +108,27 @@ class IndexStore:
             }
             for c, v in zip(chunks, vectors, strict=True)
         ]
-        return self.client.upsert(self.chunks, rows)["upsert_count"]
+        count = self.client.upsert(self.chunks, rows)["upsert_count"]
+        self.unsealed += count
+        return count
 
     def delete_chunks(self, stale: Sequence[StaleChunks]) -> None:
         for start in range(0, len(stale), FILTER_GROUP):
             group = stale[start:start + FILTER_GROUP]
             self.client.delete(self.chunks, filter=" or ".join(s.expression() for s in group))
+        self.unsealed += len(stale)
+
+    def seal(self, idle: bool = False) -> bool:
+        """Flushes both collections once ``seal_rows`` rows were written, or on ``idle`` if any were: sealed
+        segments are indexed, growing ones are searched by brute force (Milvus Lite has no interim index).
+        Data is searchable either way; sealing only makes searches fast. True if it flushed."""
+        threshold = self.settings.seal_rows
+        if not threshold or not self.unsealed or (self.unsealed < threshold and not idle):
+            return False
+        for name in (self.chunks, self.registry):
+            self.client.flush(name)
+        self.unsealed = 0
+        return True
 
     def chunk_rows(self, fields: Sequence[str] = ("id", "text"), expression: str = "") -> list[dict[str, Any]]:
         """Every matching chunk row (paged), for status pages, audits and tests."""

@@ -78,4 +78,4 @@ helm-check: $(STAMP)
 	$(BIN)/python -m infra.kube.check --json bench/results/helm-check.json
 
 clean:
-	rm -rf $(VENV) $(TRITON_VENV) .ragstream bench/results
+	rm -rf $(VENV) $(TRITON_VENV) .ragstream

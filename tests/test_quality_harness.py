@@ -9,8 +9,17 @@ import json
 
 import pytest
 
-from bench.quality.__main__ import KEY, TENANT, Config, evaluate_stack, with_overrides, write_results
+from bench.quality.__main__ import (
+    KEY,
+    PEER_FLUSHED,
+    TENANT,
+    Config,
+    evaluate_stack,
+    with_overrides,
+    write_results,
+)
 from bench.quality.datasets import load_halueval
+from bench.quality.peer import Peer
 from tests.conftest import isolate
 from workers.actor import WorkerPool
 
@@ -38,7 +47,8 @@ def test_the_quality_harness_measures_configurations_answers_and_the_peer(query_
         pool.stop()
     rows = results.retrieval
     assert [r["config"] for r in rows][:3] == ["dense", "bm25", "hybrid + rerank@10"]
-    assert rows[-1]["config"].startswith("peer") and rows[-1]["ingest_s"] > 0 and results.ingest_s > 0
+    assert [r["config"] for r in rows][3:] == [Peer.name, PEER_FLUSHED]
+    assert rows[-1]["ingest_s"] > 0 and results.ingest_s > 0
     for row in rows:
         assert row["queries"] == 8 and 0 <= row["ndcg@10"] <= 1 and row["p50_ms"] > 0
         assert row["recall@100"] >= row["recall@10"]

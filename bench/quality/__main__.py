@@ -41,6 +41,7 @@ KEY, TENANT = "quality-key", "eval"
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,255}$")
 HYBRID = {"mode": "hybrid"}
 STACK = "ragstream (shipped defaults)"
+PEER_FLUSHED = "peer, segments flushed (force_flush)"
 MACHINE = "2 cores, 24 GiB, CPU only; all-MiniLM-L6-v2 embedder, multilingual-e5-small reranker, Qwen2.5-0.5B generator"
 
 
@@ -118,7 +119,9 @@ def evaluate_stack(settings: Settings, data: EvalSet, configs: list[Config], ans
     with console.status("peer: llama-index VectorStoreIndex over the same Milvus and models"), Peer(settings,
                                                                                                    data) as peer:
         results.retrieval.append(peer.retrieval())
-        console.print(results.retrieval[-1])
+        peer.flush()
+        results.retrieval.append(peer.retrieval(PEER_FLUSHED))
+        console.print(results.retrieval[-2:])
         if answer_questions and data.answers:
             results.answers, results.transcript = compare_answers(settings, data, ids, peer, answer_questions)
     return results

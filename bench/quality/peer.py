@@ -93,8 +93,8 @@ class Peer:
 
     def __enter__(self) -> Peer:
         self.models = BlockingModels(self.settings.models)
-        store = MilvusVectorStore(uri=self.settings.milvus.uri, collection_name="peer_llamaindex",
-                                  dim=self.settings.models.embedder.dimension, overwrite=True)
+        self.store = store = MilvusVectorStore(uri=self.settings.milvus.uri, collection_name="peer_llamaindex",
+                                               dim=self.settings.models.embedder.dimension, overwrite=True)
         started = time.perf_counter()
         self.index = VectorStoreIndex.from_documents(
             [Document(text=text, doc_id=doc, metadata={"title": title} if title else {})
@@ -106,7 +106,12 @@ class Peer:
     def __exit__(self, *exc: object) -> None:
         self.models.close()
 
-    def retrieval(self) -> dict[str, Any]:
+    def flush(self) -> None:
+        """What llama-index does with ``add(..., force_flush=True)``: seal the segments, as ragstream's workers do
+        (not the library's default; measured as a second peer row so the comparison is like for like)."""
+        self.store.client.flush(self.store.collection_name)
+
+    def retrieval(self, name: str | None = None) -> dict[str, Any]:
         def ranked(k: int) -> dict[str, tuple[list[str], float]]:
             retriever = self.index.as_retriever(similarity_top_k=k)
             return _timed_map(lambda qid: documents([n.node.ref_doc_id for n in
@@ -117,7 +122,8 @@ class Peer:
         scores = evaluate({q: found for q, (found, _) in top10.items()}, self.data.qrels)
         scores["recall@100"] = evaluate({q: found for q, (found, _) in top100.items()}, self.data.qrels)["recall@100"]
         latencies = [ms for _, ms in top10.values()]
-        return {"config": self.name, **{k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()},
+        scores = {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+        return {"config": name or self.name, **scores,
                 "p50_ms": round(percentile(latencies, 50), 1), "p99_ms": round(percentile(latencies, 99), 1),
                 "ingest_s": round(self.ingest_s, 1)}
 

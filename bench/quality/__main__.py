@@ -45,21 +45,21 @@ PEER_FLUSHED = "peer, segments flushed (force_flush)"
 MACHINE = "2 cores, 24 GiB, CPU only; all-MiniLM-L6-v2 embedder, multilingual-e5-small reranker, Qwen2.5-0.5B generator"
 
 
-def configurations(multi_query: bool) -> list[Config]:
-    """The shipped defaults first, then each technique on its own and in combination."""
+def configurations(multi_query: bool, sweeps: bool = True) -> list[Config]:
+    """The shipped defaults first, then each technique on its own and in combination; without ``sweeps`` (quick
+    mode) one point per technique instead of the weight and depth sweeps."""
     no_rerank = {"rerank": False}
+    weights, blends, depths = ((0.3, 0.5, 0.7), (1.0, 0.5), (10, 20)) if sweeps else ((0.5,), (0.5,), (10,))
     configs = [
         Config("shipped defaults"),
         Config("dense", request={"mode": "dense", **no_rerank}),
         Config("bm25", request={"mode": "bm25", **no_rerank}),
         Config("hybrid rrf", {"retrieval": {"fusion": "rrf"}}, {**HYBRID, **no_rerank}),
         *[Config(f"hybrid interp w={w}", {"retrieval": {"fusion": "interpolation", "dense_weight": w}},
-                 {**HYBRID, **no_rerank}) for w in (0.3, 0.5, 0.7)],
+                 {**HYBRID, **no_rerank}) for w in weights],
         Config("hybrid + prf", request={**HYBRID, "rerank": False, "prf": True}),
-        *[Config(f"hybrid + rerank@10 blend={w}", {"retrieval": {"rerank_depth": 10, "rerank_weight": w}},
-                 {**HYBRID, "rerank": True}) for w in (1.0, 0.5)],
-        Config("hybrid + rerank@20 blend=0.5", {"retrieval": {"rerank_depth": 20, "rerank_weight": 0.5}},
-               {**HYBRID, "rerank": True}),
+        *[Config(f"hybrid + rerank@{depth} blend={w}", {"retrieval": {"rerank_depth": depth, "rerank_weight": w}},
+                 {**HYBRID, "rerank": True}) for depth in depths for w in (blends if depth == 10 else (0.5,))],
     ]
     if multi_query:
         configs.append(Config("hybrid + multi-query (HyDE)", {"rewrite": {"hyde": True}},
@@ -182,7 +182,8 @@ def write_results(results: Results, out: Path, meta: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="40 queries over 500 documents, 10 answers (~12 min)")
+    parser.add_argument("--quick", action="store_true",
+                        help="40 queries over 500 documents, 10 answers, no sweeps (~4 min)")
     parser.add_argument("--beir", type=Path, help="a BEIR folder instead of HaluEval QA (retrieval only)")
     parser.add_argument("--queries", type=int, help="retrieval queries to sample (default: 40 quick, 200 full)")
     parser.add_argument("--corpus", type=int, help="documents: the queries' passages plus distractors (default: "
@@ -208,7 +209,7 @@ def main() -> None:
             start_local_ray()
             pool = WorkerPool(base).start()
             try:
-                configs = [] if args.no_configurations else configurations(args.multi_query)
+                configs = [] if args.no_configurations else configurations(args.multi_query, sweeps=not args.quick)
                 results = evaluate_stack(base, data, configs, answer_questions)
             finally:
                 pool.stop()

@@ -114,11 +114,10 @@ class WorkerPool:
 
     def _await_ready(self, started: list, timeout_s: float) -> None:
         try:
-            ready = ray.get([a.ready.remote(timeout_s) for a in started], timeout=timeout_s + 10)
+            if all(ray.get([a.ready.remote(timeout_s) for a in started], timeout=timeout_s + 10)):
+                return
         except ray.exceptions.GetTimeoutError:
-            ready = [False]
-        if all(ready):
-            return
+            pass  # not even placed: reported below
         for actor in started:
             self._actors.remove(actor)
             ray.kill(actor)

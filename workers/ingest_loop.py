@@ -103,7 +103,7 @@ class IngestLoop:
                 self._observe_lag(consumer)
                 records = [r for batch in polled.values() for r in batch]
                 if not records:
-                    _seal(store, idle=True)
+                    _best_effort(lambda: store.seal(idle=True), "segments not sealed")
                     continue
                 started = time.perf_counter()
                 traced = BatchTrace(records, kafka.consumer_group, self.worker_id)
@@ -119,7 +119,7 @@ class IngestLoop:
                         consumer.seek(tp, batch[0].offset)
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, worker.retry_max_s)
-                    _reload(store)
+                    _best_effort(store.reload, "collections not reloaded yet")  # a restarted Milvus
                     continue
                 backoff = worker.retry_initial_s
                 with traced.step("commit", **{"messaging.system": "kafka", "messaging.operation.type": "settle"}):
@@ -127,7 +127,7 @@ class IngestLoop:
                 traced.end()
                 self.metrics.batch_size.observe(len(records))
                 self.metrics.batch_ms.observe((time.perf_counter() - started) * 1000)
-                _seal(store)
+                _best_effort(store.seal, "segments not sealed")
         finally:
             consumer.close(autocommit=False)
             producer.close(timeout=5)
@@ -207,18 +207,10 @@ class IngestLoop:
             self.metrics.freshness_ms.observe(outcome.freshness_ms)
 
 
-def _reload(store: IndexStore) -> None:
-    """Before retrying: a restarted Milvus has released the collections (idempotent; if Milvus is still down the
-    retried batch fails again and waits longer)."""
+def _best_effort(call, failure: str) -> None:
+    """Housekeeping between batches (reloading released collections, sealing segments): a failure is logged and
+    the call is tried again later; the batch path reports real outages."""
     try:
-        store.reload()
+        call()
     except Exception as error:
-        log.info("collections not reloaded yet: %s", error)
-
-
-def _seal(store: IndexStore, idle: bool = False) -> None:
-    """After a commit: sealing is an optimisation, so a failure is logged and tried again after the next batch."""
-    try:
-        store.seal(idle)
-    except Exception as error:
-        log.info("segments not sealed: %s", error)
+        log.info("%s: %s", failure, error)

@@ -49,7 +49,7 @@ def configurations(multi_query: bool, sweeps: bool = True) -> list[Config]:
     """The shipped defaults first, then each technique on its own and in combination; without ``sweeps`` (quick
     mode) one point per technique instead of the weight and depth sweeps."""
     no_rerank = {"rerank": False}
-    weights, blends, depths = ((0.3, 0.5, 0.7), (1.0, 0.5), (10, 20)) if sweeps else ((0.5,), (0.5,), (10,))
+    weights, reranks = ((0.3, 0.5, 0.7), ((10, 1.0), (10, 0.5), (20, 0.5))) if sweeps else ((0.5,), ((10, 0.5),))
     configs = [
         Config("shipped defaults"),
         Config("dense", request={"mode": "dense", **no_rerank}),
@@ -59,7 +59,7 @@ def configurations(multi_query: bool, sweeps: bool = True) -> list[Config]:
                  {**HYBRID, **no_rerank}) for w in weights],
         Config("hybrid + prf", request={**HYBRID, "rerank": False, "prf": True}),
         *[Config(f"hybrid + rerank@{depth} blend={w}", {"retrieval": {"rerank_depth": depth, "rerank_weight": w}},
-                 {**HYBRID, "rerank": True}) for depth in depths for w in (blends if depth == 10 else (0.5,))],
+                 {**HYBRID, "rerank": True}) for depth, w in reranks],
     ]
     if multi_query:
         configs.append(Config("hybrid + multi-query (HyDE)", {"rewrite": {"hyde": True}},

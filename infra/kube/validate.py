@@ -6,7 +6,6 @@ RayService as ``PodTemplate``s, and its ``serveConfigV2`` against Ray's Serve co
 from __future__ import annotations
 
 import copy
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,8 @@ import yaml
 
 from infra.kube.helm import API_VERSIONS, KUBE_VERSION
 
-# The CRDs are shared data beside the checkout (see ../shared/crds/README.md); RAGSTREAM_CRDS moves them.
-CRDS = Path(os.environ.get("RAGSTREAM_CRDS", Path(__file__).resolve().parents[3] / "shared" / "crds"))
+# Vendored beside this module with their licence and provenance (crds/README.md).
+CRDS = Path(__file__).resolve().parent / "crds"
 # Custom kinds the chart renders whose CRD is not vendored: named, so a check can say it did not validate them.
 UNCHECKED = {("keda.sh/v1alpha1", "TriggerAuthentication")}
 CUSTOM_GROUPS = {api.split("/")[0] for api in API_VERSIONS}
@@ -50,8 +49,7 @@ def _strict(schema: Any) -> Any:
 def crd_schemas(crds: Path = CRDS) -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) → strict JSON Schema of every served version of every vendored CRD."""
     if not crds.is_dir():
-        raise FileNotFoundError(f"CRDs not found at {crds}: the shared/crds folder beside the checkout, "
-                                "or set RAGSTREAM_CRDS")
+        raise FileNotFoundError(f"CRDs not found at {crds}: they are vendored in the repository (infra/kube/crds)")
     schemas = {}
     for path in sorted(crds.glob("*.yaml")):
         crd = yaml.safe_load(path.read_text())

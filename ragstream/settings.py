@@ -183,6 +183,16 @@ class WorkerSettings(BaseModel):
     batch_max_wait_ms: int = Field(20, ge=0, description="how long a poll waits to fill a batch")
     retry_initial_s: float = Field(0.2, gt=0)
     retry_max_s: float = Field(10.0, gt=0)
+    poison_timeout_s: float = Field(30.0, ge=0, le=600, description="longest a record that fails for reasons "
+                                    "other than an outage may hold its batch back; then it is isolated and, if the "
+                                    "index and models answer a health probe, dead-lettered")
+    max_batch_bytes: int = Field(2 * 2**20, ge=1024, description="record bytes per batch (at least one record) and "
+                                 "bytes per Milvus write: bounds the work between polls")
+    max_chunks_per_batch: int = Field(256, ge=1, description="chunks per embedding call and Milvus upsert")
+    max_chunks_per_document: int = Field(2048, ge=1, description="a document that splits into more chunks is "
+                                         "dead-lettered with the count")
+    check_partitioning: bool = Field(True, description="dead-letter records whose key is not tenant/doc_id or that "
+                                     "sit on another partition than Kafka's default (murmur2) partitioner gives it")
     metrics_host: str = Field("127.0.0.1", description="bind address of each worker's Prometheus /metrics")
     metrics_port: int | None = Field(0, ge=0, le=65535, description="port of each worker's /metrics; 0 = a free "
                                      "one (several workers per machine), unset = no endpoint")

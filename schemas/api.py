@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import MAX_TEXT_CHARS, MAX_TITLE_CHARS, MAX_VERSION, DocId, MetadataKey, MetadataValue
+from schemas.events import MAX_TEXT_CHARS, MAX_TITLE_CHARS, MAX_VERSION, DocId, Metadata
 from schemas.filters import QueryFilter
 from schemas.openai import MinVersion
 
@@ -55,7 +55,7 @@ class DocumentUpsert(BaseModel):
     version: int | None = Field(None, ge=0, le=MAX_VERSION, description="default: now in milliseconds")
     title: str = Field("", max_length=MAX_TITLE_CHARS)
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
-    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class DocumentAccepted(BaseModel):

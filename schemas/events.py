@@ -7,10 +7,11 @@ producer learns about it instead of the index silently truncating.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 MAX_TEXT_CHARS = 500_000
@@ -18,13 +19,39 @@ MAX_TITLE_CHARS = 512
 MAX_METADATA_BYTES = 8_192
 MAX_METADATA_KEYS = 32
 MAX_VERSION = 2**53 - 1  # exact in JSON numbers and in Milvus INT64
+# Milvus' JSON field stores signed 64-bit integers and finite doubles only: anything else fails the row on every
+# retry, so it is refused here, where the producer still gets the reason.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # Ids end up in chunk ids and in Milvus filter expressions: no quotes, slashes, spaces or control characters.
 TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 DocId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,255}$")]
 MetadataKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+
 MetadataScalar = str | int | float | bool
 MetadataValue = MetadataScalar | list[MetadataScalar]
+
+
+def _storable(key: str, value: object) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"metadata {key!r}: integer {str(value)[:40]} is outside the signed 64-bit range Milvus "
+                         f"stores ({INT64_MIN}..{INT64_MAX}); send it as a string")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"metadata {key!r}: {value} is not a finite number (JSON and Milvus have no NaN/Infinity)")
+
+
+def storable_metadata(value: object) -> object:
+    """Checked before type coercion, so an out-of-range integer is refused instead of silently becoming a float."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            for scalar in item if isinstance(item, list) else [item]:
+                _storable(str(key), scalar)
+    return value
+
+
+Metadata = Annotated[dict[MetadataKey, MetadataValue], BeforeValidator(storable_metadata)]
 
 
 def utc_now() -> datetime:
@@ -43,7 +70,7 @@ class DocumentEvent(BaseModel):
     version: int = Field(ge=0, le=MAX_VERSION, description="monotonic per (tenant, doc_id); older events are ignored")
     title: str = Field("", max_length=MAX_TITLE_CHARS)
     text: str = Field("", max_length=MAX_TEXT_CHARS)
-    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=MAX_METADATA_KEYS)
+    metadata: Metadata = Field(default_factory=dict, max_length=MAX_METADATA_KEYS)
     event_time: datetime = Field(default_factory=utc_now, description="when the producer emitted the change")
 
     @field_validator("title", "text")

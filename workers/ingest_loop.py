@@ -1,8 +1,11 @@
-"""One Kafka consumer's loop: poll a bounded batch, dead-letter what is malformed, apply the rest, publish outcomes,
-and commit only after the index and the output topics acknowledged.
+"""One Kafka consumer's loop: poll a bounded batch, dead-letter what is malformed or misrouted, apply the rest,
+publish outcomes, and commit only after the index and the output topics acknowledged.
 
-A transient failure (Milvus or the model unreachable) rewinds the batch's partitions and retries with backoff;
-nothing past a failure is ever committed.
+An infrastructure failure (Milvus, the models or the broker unreachable) rewinds the batch's partitions and retries
+with backoff; nothing past a failure is ever committed. A data failure (the index or a model refuses a record), or
+any failure that lasts ``poison_timeout_s``, makes the loop apply the batch one event at a time: an event that still
+fails while a health probe of Milvus and the embedder passes is dead-lettered with the stage and the sink's message,
+the rest is applied. While the probe fails nothing is dead-lettered.
 """
 
 from __future__ import annotations
@@ -10,8 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kafka import ConsumerRebalanceListener
@@ -25,31 +26,20 @@ from ragstream.models.embedder import Embedder
 from ragstream.models.factory import BlockingModels
 from ragstream.settings import Settings
 from ragstream.telemetry.batch import BatchTrace
-from schemas.dead_letter import DeadLetterHeaders
+from schemas.dead_letter import DeadLetterHeaders, FailureStage
 from schemas.events import DocumentEvent
 from schemas.outcomes import IndexEvent, Outcome
+from workers.batching import bounded
 from workers.chunking import Chunker
-from workers.codec import Rejected, decode
+from workers.codec import MAX_REASON_CHARS, Rejected, decode
+from workers.failures import FailureKind, StageFailure, classify
+from workers.loop_stats import LoopStats
 from workers.metrics import IngestMetrics
 from workers.processor import BatchProcessor, EventResult
+from workers.routing import misrouted
+from workers.side_outputs import SideOutputs
 
 log = logging.getLogger("ragstream.ingest")
-
-
-@dataclass
-class LoopStats:
-    outcomes: Counter = field(default_factory=Counter)
-    batches: int = 0
-    records: int = 0
-    retries: int = 0
-    commit_failures: int = 0
-    last_error: str | None = None
-    assigned: list[str] = field(default_factory=list)
-
-    def snapshot(self) -> dict:
-        return {"outcomes": dict(self.outcomes), "batches": self.batches, "records": self.records,
-                "retries": self.retries, "commit_failures": self.commit_failures, "last_error": self.last_error,
-                "assigned": list(self.assigned)}
 
 
 def _ms_to_dt(ms: int) -> datetime:
@@ -88,43 +78,68 @@ class IngestLoop:
         embedder = self._embedder or BlockingModels(self.settings.models)
         store = IndexStore(self.settings.milvus, embedder.dimension)
         store.ensure_collections()
-        processor = BatchProcessor(Chunker(self.settings.chunking), embedder, store)
+        processor = BatchProcessor(Chunker(self.settings.chunking), embedder, store, worker)
         producer = kafka_clients.producer(kafka)
+        outputs = SideOutputs(producer, producer.config["max_request_size"])
         consumer = kafka_clients.consumer(
             kafka, group_id=kafka.consumer_group, client_id=self.worker_id,
             max_poll_records=worker.batch_max_events, fetch_max_wait_ms=max(worker.batch_max_wait_ms, 1),
         )
         consumer.subscribe([kafka.documents_topic], listener=_JoinedListener(self.joined))
         backoff = worker.retry_initial_s
+        failing_since: float | None = None
         try:
             while not self._stop.is_set():
                 polled = consumer.poll(timeout_ms=200, max_records=worker.batch_max_events)
                 self.stats.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in consumer.assignment())
                 self._observe_lag(consumer)
+                polled = bounded(consumer, polled, worker.max_batch_bytes)
                 records = [r for batch in polled.values() for r in batch]
                 if not records:
                     _best_effort(lambda: store.seal(idle=True), "segments not sealed")
                     continue
                 started = time.perf_counter()
+                names = [f"{tp.topic}:{tp.partition}" for tp in polled]
                 traced = BatchTrace(records, kafka.consumer_group, self.worker_id)
+                partitions = consumer.partitions_for_topic(kafka.documents_topic) if worker.check_partitioning \
+                    else None
+                failing_for = time.monotonic() - failing_since if failing_since is not None else 0.0
                 try:
-                    self._handle(records, processor, producer, traced)
-                except Exception as error:  # transient by construction: see module docstring
+                    try:
+                        self._handle(records, processor, outputs, traced, partitions)
+                    except Exception as error:
+                        kind = classify(error)
+                        if kind is FailureKind.INFRA or (kind is FailureKind.UNKNOWN
+                                                         and failing_for < worker.poison_timeout_s):
+                            raise
+                        log.warning("isolating the events of a failing batch (%s, failing for %.1f s)",
+                                    _describe(error), failing_for)
+                        self._handle(records, processor, outputs, traced, partitions, probe=lambda: _probe(
+                            store, embedder), timed_out=failing_for >= worker.poison_timeout_s)
+                except Exception as error:  # infrastructure: rewind, back off, commit nothing
                     traced.end(error)
+                    failing_since = failing_since if failing_since is not None else time.monotonic()
                     self.stats.retries += 1
                     self.metrics.retries.inc()
-                    self.stats.last_error = f"{type(error).__name__}: {error}"[:500]
-                    log.warning("batch failed, retrying in %.1fs: %s", backoff, self.stats.last_error)
+                    self.stats.last_error = _describe(error)
+                    self.stats.failed(names, self.stats.last_error)
+                    self.metrics.observe_partitions(self.stats.partitions)
                     for tp, batch in polled.items():
                         consumer.seek(tp, batch[0].offset)
-                    self._stop.wait(backoff)
+                    # never wait past the poison time-out: the batch is isolated on the first retry after it
+                    left = worker.poison_timeout_s - (time.monotonic() - failing_since)
+                    wait = min(backoff, left) if left > 0 else backoff
+                    log.warning("batch failed, retrying in %.1fs: %s", wait, self.stats.last_error)
+                    self._stop.wait(wait)
                     backoff = min(backoff * 2, worker.retry_max_s)
                     _best_effort(store.reload, "collections not reloaded yet")  # a restarted Milvus
                     continue
-                backoff = worker.retry_initial_s
+                backoff, failing_since = worker.retry_initial_s, None
                 with traced.step("commit", **{"messaging.system": "kafka", "messaging.operation.type": "settle"}):
                     self._commit(consumer, polled)
                 traced.end()
+                self.stats.progressed(names)
+                self.metrics.observe_partitions(self.stats.partitions)
                 self.metrics.batch_size.observe(len(records))
                 self.metrics.batch_ms.observe((time.perf_counter() - started) * 1000)
                 _best_effort(store.seal, "segments not sealed")
@@ -151,14 +166,28 @@ class IngestLoop:
             self.stats.commit_failures += 1
             log.info("commit after rebalance failed (records will be replayed): %s", error)
 
-    def _handle(self, records: list[ConsumerRecord], processor: BatchProcessor, producer,
-                traced: BatchTrace) -> None:
-        decoded = [decode(r.value) for r in records]
+    def _decode(self, record: ConsumerRecord, partitions: set[int] | None) -> DocumentEvent | Rejected:
+        item = decode(record.value)
+        if isinstance(item, DocumentEvent) and partitions is not None:
+            reason = misrouted(record.key, record.partition, item, len(partitions))
+            if reason:
+                return Rejected(FailureStage.ROUTE, reason)
+        return item
+
+    def _handle(self, records: list[ConsumerRecord], processor: BatchProcessor, outputs: SideOutputs,
+                traced: BatchTrace, partitions: set[int] | None, probe=None, timed_out: bool = False) -> None:
+        """Applies the batch; with ``probe``, one event at a time, dead-lettering the events that fail alone."""
+        decoded = [self._decode(r, partitions) for r in records]
         valid = [(i, item) for i, item in enumerate(decoded) if isinstance(item, DocumentEvent)]
         for position, event in valid:
             traced.annotate(position, {"ragstream.tenant": event.tenant, "ragstream.doc_id": event.doc_id,
                                        "ragstream.version": event.version, "ragstream.op": event.op})
-        results = {r.position: r for r in processor.process(valid, traced)}
+        if probe is None:
+            results = {r.position: r for r in processor.process(valid, traced)}
+        else:
+            results = {}
+            for item in valid:
+                results.update({r.position: r for r in self._isolated(item, processor, traced, probe, timed_out)})
         now_ms = int(time.time() * 1000)
         with traced.step("publish outcomes", **{"messaging.system": "kafka", "messaging.operation.type": "send"}):
             for position, record in enumerate(records):
@@ -173,23 +202,38 @@ class IngestLoop:
                                            "ragstream.chunk_count": result.chunk_count,
                                            "ragstream.dead_letter_reason": result.reason})
                 if result.failed_stage is not None:
-                    self._dead_letter(producer, record, result)
-                    self.metrics.dead_letters.labels(result.failed_stage.value).inc()
-                self._publish_outcome(producer, record, event, result, now_ms, traced, position)
-                self.stats.outcomes[result.outcome.value] += 1
-                self.metrics.events.labels(result.outcome.value).inc()
-            producer.flush(timeout=30)
+                    outputs.dead_letter(self.settings.kafka.dlq_topic, record, DeadLetterHeaders(
+                        reason=result.reason or "", stage=result.failed_stage, source_topic=record.topic,
+                        source_partition=record.partition, source_offset=record.offset, worker_id=self.worker_id))
+                self._publish_outcome(outputs, record, event, result, now_ms, traced, position)
+            outputs.confirm()
+        for position in range(len(records)):
+            result = results.get(position)
+            outcome = result.outcome if result else Outcome.DEAD_LETTERED
+            if outcome is Outcome.DEAD_LETTERED:
+                stage = result.failed_stage if result else decoded[position].stage
+                self.metrics.dead_letters.labels(stage.value).inc()
+            self.stats.outcomes[outcome.value] += 1
+            self.metrics.events.labels(outcome.value).inc()
         self.stats.batches += 1
         self.stats.records += len(records)
 
-    def _dead_letter(self, producer, record: ConsumerRecord, result: EventResult) -> None:
-        headers = DeadLetterHeaders(reason=result.reason or "", stage=result.failed_stage,
-                                    source_topic=record.topic, source_partition=record.partition,
-                                    source_offset=record.offset, worker_id=self.worker_id)
-        producer.send(self.settings.kafka.dlq_topic, key=record.key, value=record.value,
-                      headers=list(record.headers or []) + headers.to_kafka())
+    @staticmethod
+    def _isolated(item: tuple[int, DocumentEvent], processor: BatchProcessor, traced: BatchTrace, probe,
+                  timed_out: bool) -> list[EventResult]:
+        try:
+            return processor.process([item], traced)
+        except Exception as error:
+            kind = classify(error)
+            if kind is FailureKind.INFRA or (kind is FailureKind.UNKNOWN and not timed_out):
+                raise
+            probe()  # raises while Milvus or the embedder is down: then nothing is dead-lettered
+            stage = error.stage if isinstance(error, StageFailure) else FailureStage.INDEX
+            why = "refused" if kind is FailureKind.DATA else "kept failing while Milvus and the embedder were healthy"
+            return [EventResult(item[0], Outcome.DEAD_LETTERED, failed_stage=stage,
+                                reason=f"{stage.value} {why}: {_describe(error)}"[:MAX_REASON_CHARS])]
 
-    def _publish_outcome(self, producer, record: ConsumerRecord, event: DocumentEvent | None,
+    def _publish_outcome(self, outputs: SideOutputs, record: ConsumerRecord, event: DocumentEvent | None,
                          result: EventResult, now_ms: int, traced: BatchTrace, position: int) -> None:
         indexed_time = _ms_to_dt(result.indexed_time_ms or now_ms)
         outcome = IndexEvent(
@@ -201,10 +245,20 @@ class IngestLoop:
             source_topic=record.topic, source_partition=record.partition, source_offset=record.offset,
             worker_id=self.worker_id, trace_id=traced.trace_id(position),
         )
-        producer.send(self.settings.kafka.index_events_topic, key=record.key,
-                      value=outcome.model_dump_json().encode(), headers=traced.headers(position))
+        outputs.send(self.settings.kafka.index_events_topic, record.key, outcome.model_dump_json().encode(),
+                     traced.headers(position))
         if outcome.freshness_ms is not None and outcome.outcome in (Outcome.INDEXED, Outcome.DELETED):
             self.metrics.freshness_ms.observe(outcome.freshness_ms)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+def _probe(store: IndexStore, embedder: Embedder) -> None:
+    """Milvus answers and the embedder embeds: a record that still fails is the record's fault."""
+    store.client.list_collections()
+    embedder.embed(["ragstream health probe"])
 
 
 def _best_effort(call, failure: str) -> None:

@@ -32,9 +32,20 @@ class IngestMetrics:
         self.lag = Gauge("ragstream_ingest_consumer_lag",
                          "records behind the high watermark last seen in a fetch response, per partition",
                          ["topic", "partition"], **labels)
+        self.progress = Gauge("ragstream_ingest_partition_last_progress_seconds",
+                              "unix time of the last batch committed, per partition", ["partition"], **labels)
+        self.stalled = Gauge("ragstream_ingest_partition_retries",
+                             "retries of the batch holding a partition back since its last progress (0 = flowing)",
+                             ["partition"], **labels)
         self.info = Gauge("ragstream_ingest_worker", "this worker", ["worker_id"], **labels)
         self.info.labels(worker_id).set(1)
         self.url: str | None = None
+
+    def observe_partitions(self, partitions: dict[str, dict]) -> None:
+        for name, entry in partitions.items():
+            if entry["last_progress_s"] is not None:
+                self.progress.labels(name).set(entry["last_progress_s"])
+            self.stalled.labels(name).set(entry["retries"])
 
     def serve(self, host: str, port: int) -> str:
         self.url = serve_registry(self.registry, host, port)

@@ -2,11 +2,15 @@
 
 Write order makes a crash at any point safe to replay: new chunks go in before old ones go out (a reader never
 sees the document vanish), and the registry is written last, so an event counts as applied only once all of
-its writes are acknowledged. Any exception here is transient: the caller retries the batch and commits nothing.
+its writes are acknowledged. An exception raised here is a :class:`StageFailure` naming the write phase (embed or
+index) when it came from one; the caller decides whether it was the data or the infrastructure (``failures``).
+Work per call is bounded: chunks are embedded and written in slices of ``max_chunks_per_batch`` chunks and
+``max_batch_bytes`` bytes, and a document with more than ``max_chunks_per_document`` chunks is dead-lettered.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -14,11 +18,13 @@ from dataclasses import dataclass
 from ragstream.index.records import Chunk, DocState
 from ragstream.index.store import IndexStore, StaleChunks
 from ragstream.models.embedder import Embedder
+from ragstream.settings import WorkerSettings
 from ragstream.telemetry.batch import BatchTrace
 from schemas.dead_letter import FailureStage
 from schemas.events import DocumentEvent
 from schemas.outcomes import Outcome
 from workers.chunking import Chunker, ChunkingError
+from workers.failures import stage
 from workers.planner import Action, plan_batch
 
 
@@ -32,11 +38,31 @@ class EventResult:
     indexed_time_ms: int = 0
 
 
+def _row_bytes(chunk: Chunk) -> int:
+    return len(chunk.text.encode()) + len(chunk.content.encode()) + len(json.dumps(chunk.metadata).encode()) + 2048
+
+
+def slices(chunks: list[Chunk], max_chunks: int, max_bytes: int) -> list[list[Chunk]]:
+    """Consecutive slices of at most ``max_chunks`` chunks and about ``max_bytes`` bytes (at least one chunk)."""
+    out: list[list[Chunk]] = []
+    size = 0
+    for chunk in chunks:
+        row = _row_bytes(chunk)
+        if not out or len(out[-1]) >= max_chunks or size + row > max_bytes:
+            out.append([])
+            size = 0
+        out[-1].append(chunk)
+        size += row
+    return out
+
+
 class BatchProcessor:
-    def __init__(self, chunker: Chunker, embedder: Embedder, store: IndexStore) -> None:
+    def __init__(self, chunker: Chunker, embedder: Embedder, store: IndexStore,
+                 limits: WorkerSettings | None = None) -> None:
         self.chunker = chunker
         self.embedder = embedder
         self.store = store
+        self.limits = limits or WorkerSettings()
 
     def process(self, events: list[tuple[int, DocumentEvent]], traced: BatchTrace | None = None) -> list[EventResult]:
         def step(name: str, positions: list[int], **attributes) -> AbstractContextManager:
@@ -56,9 +82,14 @@ class BatchProcessor:
                 continue
             try:
                 with step("chunk", [action.position]) as span:
-                    upserts.append((action, self.chunker.split(action.event)))
+                    doc_chunks = self.chunker.split(action.event)
                     if span:
-                        span.set_attribute("ragstream.chunk_count", len(upserts[-1][1]))
+                        span.set_attribute("ragstream.chunk_count", len(doc_chunks))
+                cap = self.limits.max_chunks_per_document
+                if len(doc_chunks) > cap:
+                    raise ChunkingError(f"the text splits into {len(doc_chunks)} chunks; the limit is {cap} "
+                                        "(RAGSTREAM_WORKER__MAX_CHUNKS_PER_DOCUMENT): split the document")
+                upserts.append((action, doc_chunks))
             except ChunkingError as error:
                 results.append(EventResult(action.position, Outcome.DEAD_LETTERED, reason=str(error),
                                            failed_stage=FailureStage.CHUNK))
@@ -67,21 +98,25 @@ class BatchProcessor:
         upserted = [action.position for action, _ in upserts]
         applied_positions = upserted + [action.position for action in deletes]
         milvus = {"db.system": "milvus"}
-        with step("embed", upserted, **{"ragstream.chunk_count": len(chunks)}):
-            vectors = self.embedder.embed([chunk.content for chunk in chunks])
-        with step("milvus upsert", upserted, **milvus, **{"db.operation.name": "upsert",
-                                                          "db.collection.name": self.store.chunks,
-                                                          "ragstream.chunk_count": len(chunks)}):
-            self.store.upsert_chunks(chunks, vectors)
+        for part in slices(chunks, self.limits.max_chunks_per_batch, self.limits.max_batch_bytes):
+            with step("embed", upserted, **{"ragstream.chunk_count": len(part)}), stage(FailureStage.EMBED):
+                vectors = self.embedder.embed([chunk.content for chunk in part])
+            with step("milvus upsert", upserted, **milvus, **{"db.operation.name": "upsert",
+                                                              "db.collection.name": self.store.chunks,
+                                                              "ragstream.chunk_count": len(part)}), \
+                    stage(FailureStage.INDEX):
+                self.store.upsert_chunks(part, vectors)
         with step("milvus delete stale", applied_positions, **milvus, **{"db.operation.name": "delete",
-                                                                         "db.collection.name": self.store.chunks}):
+                                                                         "db.collection.name": self.store.chunks}), \
+                stage(FailureStage.INDEX):
             self.store.delete_chunks(
                 [StaleChunks(a.event.tenant, a.event.doc_id, a.event.version, len(c)) for a, c in upserts]
                 + [StaleChunks(a.event.tenant, a.event.doc_id) for a in deletes]
             )
         now_ms = int(time.time() * 1000)
         applied = [(a, len(c), "indexed") for a, c in upserts] + [(a, 0, "deleted") for a in deletes]
-        with step("milvus record versions", applied_positions, **milvus, **{"db.operation.name": "upsert"}):
+        with step("milvus record versions", applied_positions, **milvus, **{"db.operation.name": "upsert"}), \
+                stage(FailureStage.INDEX):
             self._record(applied, now_ms)
         for action, count, state in applied:
             outcome = Outcome.INDEXED if state == "indexed" else Outcome.DELETED

@@ -81,9 +81,11 @@ class IndexStore:
         keys = sorted(set(keys))
         if not keys:
             return {}
+        # Strong: the versions that decide what to write must include this worker's own last writes, on a Milvus
+        # cluster too (its default, Bounded, may serve a read from before them).
         rows = self.client.query(
             self.registry, filter=f"key in {json.dumps(keys)}",
-            output_fields=list(DocState.__dataclass_fields__),
+            output_fields=list(DocState.__dataclass_fields__), consistency_level="Strong",
         )
         return {doc_key(r["tenant"], r["doc_id"]): DocState.from_row(r) for r in rows}
 

@@ -1,0 +1,199 @@
+"""The pieces behind the stream's guarantees, without a broker: failure classification, routing checks, batch
+bounds, confirmed side outputs and the schema's sink limits. The real-broker cases are in test_poison.py."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaTimeoutError
+from kafka.producer.future import FutureProduceResult, FutureRecordMetadata
+from kafka.structs import TopicPartition
+from pydantic import ValidationError
+
+from schemas.api import DocumentUpsert
+from schemas.dead_letter import DeadLetterHeaders, FailureStage
+from schemas.events import DocumentEvent
+from workers.batching import bounded
+from workers.failures import FailureKind, StageFailure, classify, stage
+from workers.processor import slices
+from workers.routing import default_partition, misrouted
+from workers.side_outputs import SideOutputs, clean_headers
+
+EVENT = DocumentEvent(op="upsert", tenant="acme", doc_id="faq", version=1, text="hello world.")
+
+
+def record(offset: int, value: bytes = b"x", partition: int = 0, key: bytes | None = b"k",
+           headers=None) -> ConsumerRecord:
+    return ConsumerRecord("docs", partition, 0, offset, 0, 0, key, value, headers or [], None, len(key or b""),
+                          len(value), -1)
+
+
+class SeekRecorder:
+    def __init__(self) -> None:
+        self.sought: dict[TopicPartition, int] = {}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.sought[tp] = offset
+
+
+@pytest.mark.parametrize(("error", "kind"), [
+    (StageFailure(FailureStage.INDEX, ValueError("Integer exceeds 64-bit range")), FailureKind.DATA),
+    (StageFailure(FailureStage.INDEX, UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")),
+     FailureKind.DATA),
+    (StageFailure(FailureStage.EMBED, TypeError("Object of type float is not JSON serializable")), FailureKind.DATA),
+    (StageFailure(FailureStage.INDEX, RuntimeError("field text: length exceeds max length 16384")), FailureKind.DATA),
+    (StageFailure(FailureStage.INDEX, ConnectionRefusedError("connection refused")), FailureKind.INFRA),
+    (StageFailure(FailureStage.INDEX, RuntimeError("<MilvusException: (code=2, message=Fail connecting to server "
+                                                   "on 127.0.0.1:1. Timeout)>")), FailureKind.INFRA),
+    (StageFailure(FailureStage.EMBED, RuntimeError("StatusCode.UNAVAILABLE: failed to connect")), FailureKind.INFRA),
+    (StageFailure(FailureStage.EMBED, RuntimeError("Deadline Exceeded")), FailureKind.INFRA),
+    (StageFailure(FailureStage.INDEX, ValueError("collection not loaded")), FailureKind.INFRA),
+    (RuntimeError("something nobody has seen"), FailureKind.UNKNOWN),  # retried until the poison time-out
+    (StageFailure(FailureStage.EMBED, RuntimeError("[StatusCode.INVALID_ARGUMENT] input too long")),
+     FailureKind.DATA),
+    (KafkaTimeoutError("Failed to update metadata after 60.0 secs."), FailureKind.INFRA),
+])
+def test_only_errors_about_the_record_count_as_data_failures(error, kind):
+    assert classify(error) is kind
+
+
+def test_a_stage_names_the_write_phase_that_failed():
+    with pytest.raises(StageFailure) as raised, stage(FailureStage.EMBED):
+        raise ValueError("refused")
+    assert raised.value.stage is FailureStage.EMBED and "refused" in raised.value.message
+
+
+def test_a_record_must_carry_its_documents_key_and_the_default_partition():
+    key = EVENT.key.encode()
+    right = default_partition(key, 4)
+    assert misrouted(key, right, EVENT, 4) is None
+    assert "is not 'acme/faq'" in misrouted(b"faq", right, EVENT, 4)
+    assert "murmur2_random" in misrouted(None, right, EVENT, 4)
+    wrong = misrouted(key, (right + 1) % 4, EVENT, 4)
+    assert f"partition {right} of 4" in wrong
+    assert misrouted(key, (right + 1) % 4, EVENT, None) is None  # partition count unknown: key checked only
+
+
+@pytest.mark.parametrize(("key", "partition"), [
+    (b"", 681), (b"a", 524), (b"ab", 434), (b"abc", 107), (b"123456789", 566), (b"\x00 ", 742)])
+def test_the_java_clients_default_partitioner_is_reproduced(key, partition):
+    # the Java client's own choices among 1,000 partitions (the vectors kafka-python checks itself against)
+    assert default_partition(key, 1000) == partition
+
+
+def test_a_batch_is_cut_by_bytes_and_the_rest_is_sought_back():
+    p0, p1 = TopicPartition("docs", 0), TopicPartition("docs", 1)
+    polled = {p0: [record(i, b"a" * 400) for i in range(5)], p1: [record(i, b"b" * 400, 1) for i in range(3)]}
+    consumer = SeekRecorder()
+    kept = bounded(consumer, polled, 1000)
+    assert [r.offset for r in kept[p0]] == [0, 1] and p1 not in kept
+    assert consumer.sought == {p0: 2, p1: 0}
+    # one record larger than the bound is still taken alone: a batch is never empty
+    consumer = SeekRecorder()
+    kept = bounded(consumer, {p0: [record(7, b"z" * 5000), record(8)]}, 1000)
+    assert [r.offset for r in kept[p0]] == [7] and consumer.sought == {p0: 8}
+    assert bounded(SeekRecorder(), polled, 10**9) == polled
+
+
+def test_writes_are_sliced_by_chunks_and_bytes():
+    from ragstream.settings import ChunkingSettings
+    from workers.chunking import Chunker
+
+    big = DocumentEvent(op="upsert", tenant="acme", doc_id="big", version=1, metadata={"m": "x" * 7000},
+                        text=" ".join(f"Sentence number {n} is here." for n in range(3000)))
+    chunks = Chunker(ChunkingSettings()).split(big)
+    parts = slices(chunks, max_chunks=16, max_bytes=64 * 1024)
+    assert [c for part in parts for c in part] == chunks
+    assert all(1 <= len(part) <= 16 for part in parts)
+    assert max(len(part) for part in parts) < 16  # the bytes bound cut first: 7 kB metadata per chunk
+    assert slices(chunks[:1], 1, 1) == [chunks[:1]]
+
+
+class FakeProducer:
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[tuple] = []
+        self.fail = fail
+
+    def send(self, topic, key, value, headers):
+        self.sent.append((topic, key, value, headers))
+        future = FutureRecordMetadata(FutureProduceResult(TopicPartition(topic, 0)), 0, 0, 0, 0, len(value), -1)
+        if self.fail:
+            future.failure(KafkaTimeoutError("broker did not acknowledge"))
+        else:
+            future.success(None)
+        return future
+
+    def flush(self, timeout=None):
+        pass
+
+
+def test_a_dead_letter_too_large_for_the_producer_is_cut_with_its_size_and_hash():
+    producer = FakeProducer()
+    outputs = SideOutputs(producer, max_request_size=100_000)
+    value = b"v" * 250_000
+    dead = record(3, value, key=b"acme/big", headers=[("traceparent", b"00-x"), ("empty", None)])
+    headers = DeadLetterHeaders(reason="too big", stage=FailureStage.CHUNK, source_topic="docs",
+                                source_partition=0, source_offset=3, worker_id="w")
+    outputs.dead_letter("dlq", dead, headers)
+    outputs.confirm()
+    _, key, sent, sent_headers = producer.sent[0]
+    assert key == b"acme/big" and len(sent) < 100_000 and value.startswith(sent)
+    parsed = DeadLetterHeaders.from_kafka(sent_headers)
+    assert parsed.value_truncated_from == 250_000
+    assert parsed.value_sha256 == hashlib.sha256(value).hexdigest()
+    assert ("traceparent", b"00-x") in sent_headers and ("empty", b"") in sent_headers
+
+
+def test_a_small_dead_letter_keeps_the_original_bytes_and_no_cut_headers():
+    producer = FakeProducer()
+    outputs = SideOutputs(producer, max_request_size=1_048_576)
+    headers = DeadLetterHeaders(reason="r", stage=FailureStage.VALIDATE, source_topic="docs", source_partition=0,
+                                source_offset=1, worker_id="w")
+    outputs.dead_letter("dlq", record(1, b"{bad"), headers)
+    _, _, sent, sent_headers = producer.sent[0]
+    assert sent == b"{bad" and DeadLetterHeaders.from_kafka(sent_headers).value_truncated_from is None
+
+
+def test_a_send_the_broker_refused_fails_the_batch():
+    outputs = SideOutputs(FakeProducer(fail=True), max_request_size=1_048_576)
+    outputs.send("outcomes", b"k", b"v", [])
+    with pytest.raises(KafkaTimeoutError):
+        outputs.confirm()
+    assert outputs.pending == []
+
+
+def test_odd_headers_are_made_sendable():
+    assert clean_headers([("a", None), ("b", b"x"), ("c", "text")]) == [("a", b""), ("b", b"x"), ("c", b"text")]
+    assert clean_headers(None) == []
+
+
+@pytest.mark.parametrize(("metadata", "message"), [
+    ({"n": 2**64}, "outside the signed 64-bit range"),  # Milvus Lite: "Integer exceeds 64-bit range"
+    ({"n": 2**63}, "outside the signed 64-bit range"),  # Lite stores it; a Milvus cluster's int64 cannot
+    ({"n": -(2**63) - 1}, "outside the signed 64-bit range"),
+    ({"x": float("nan")}, "not a finite number"),  # Milvus Lite would store null: silently different data
+    ({"x": [1.0, float("inf")]}, "not a finite number"),
+    ({"s": "x\ud800"}, "surrogates not allowed"),
+])
+def test_the_schema_refuses_metadata_milvus_cannot_store(metadata, message):
+    for build in (lambda: DocumentEvent(op="upsert", tenant="acme", doc_id="d", version=1, text="t.",
+                                        metadata=metadata),
+                  lambda: DocumentUpsert(doc_id="d", text="t.", metadata=metadata)):
+        with pytest.raises(ValidationError, match=message):
+            build()
+
+
+def test_the_int64_and_bool_edges_are_kept_as_they_are():
+    event = DocumentEvent(op="upsert", tenant="acme", doc_id="d", version=1, text="t.",
+                          metadata={"max": 2**63 - 1, "min": -(2**63), "flag": True, "ratio": 1e308, "s": "ok ✓"})
+    assert event.metadata == {"max": 2**63 - 1, "min": -(2**63), "flag": True, "ratio": 1e308, "s": "ok ✓"}
+    assert isinstance(event.metadata["flag"], bool)
+
+
+def test_lone_surrogates_in_text_or_title_are_refused():
+    with pytest.raises(ValidationError, match="unicode string"):
+        DocumentEvent(op="upsert", tenant="acme", doc_id="d", version=1, text="bad \udc80 text")
+    with pytest.raises(ValidationError, match="unicode string"):
+        DocumentEvent(op="upsert", tenant="acme", doc_id="d", version=1, text="ok", title="\ud800")

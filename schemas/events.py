@@ -38,6 +38,12 @@ def _storable(key: str, value: object) -> None:
     if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
         raise ValueError(f"metadata {key!r}: integer {str(value)[:40]} is outside the signed 64-bit range Milvus "
                          f"stores ({INT64_MIN}..{INT64_MAX}); send it as a string")
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(f"metadata {key!r}: lone UTF-16 surrogate at character {error.start} "
+                             "(not valid Unicode)") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"metadata {key!r}: {value} is not a finite number (JSON and Milvus have no NaN/Infinity)")
 

@@ -175,7 +175,7 @@ def test_odd_headers_are_made_sendable():
     ({"n": -(2**63) - 1}, "outside the signed 64-bit range"),
     ({"x": float("nan")}, "not a finite number"),  # Milvus Lite would store null: silently different data
     ({"x": [1.0, float("inf")]}, "not a finite number"),
-    ({"s": "x\ud800"}, "surrogates not allowed"),
+    ({"s": "x\ud800"}, "lone UTF-16 surrogate"),
 ])
 def test_the_schema_refuses_metadata_milvus_cannot_store(metadata, message):
     for build in (lambda: DocumentEvent(op="upsert", tenant="acme", doc_id="d", version=1, text="t.",

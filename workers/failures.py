@@ -59,15 +59,17 @@ def stage(name: FailureStage):
 def classify(error: BaseException) -> FailureKind:
     """DATA only when the error is about the record's content, INFRA when it names an outage, else UNKNOWN."""
     cause = error.error if isinstance(error, StageFailure) else error
-    if isinstance(cause, (ConnectionError, TimeoutError, OSError)):
-        return FailureKind.INFRA
-    text = f"{type(cause).__name__} {cause}".lower()
-    if any(fragment in text for fragment in _INFRA_MESSAGES):
+    if isinstance(cause, (ConnectionError, TimeoutError)):
         return FailureKind.INFRA
     if isinstance(cause, (UnicodeError, OverflowError)):
         return FailureKind.DATA
-    if isinstance(cause, (TypeError, ValueError)) and isinstance(error, StageFailure):
-        return FailureKind.DATA  # our own conversion of the record (orjson, numpy, protobuf) refused it
+    # Data fragments first: a misread outage is caught by the health probe before anything is dead-lettered,
+    # a misread poison record would be retried for ever.
+    text = f"{type(cause).__name__} {cause}".lower()
     if any(fragment in text for fragment in _DATA_MESSAGES):
         return FailureKind.DATA
+    if isinstance(cause, OSError) or any(fragment in text for fragment in _INFRA_MESSAGES):
+        return FailureKind.INFRA
+    if isinstance(cause, (TypeError, ValueError)) and isinstance(error, StageFailure):
+        return FailureKind.DATA  # our own conversion of the record (orjson, numpy, protobuf) refused it
     return FailureKind.UNKNOWN

@@ -101,7 +101,8 @@ def poison_settings(isolated):
 
 def produce_all(settings, items) -> list[tuple[int, int]]:
     """items: events (keyed properly), (raw bytes, key) pairs, or (event, key, partition) triples."""
-    with DocumentProducer(settings.kafka) as producer:
+    # a producer allowed larger requests than the worker's (1 MiB): its dead-letter copies must be cut
+    with DocumentProducer(settings.kafka, max_request_size=4 * 2**20) as producer:
         plain = kafka_clients.producer(settings.kafka)
         futures = []
         for item in items:
@@ -205,8 +206,8 @@ def test_a_stream_with_a_dozen_kinds_of_poison_indexes_the_rest_and_dead_letters
         assert outcomes[source]["outcome"] == "dead_lettered", label
         assert headers.stage.value == stage and fragment in headers.reason, (label, headers.reason)
     for source, label in zip(sources, labels, strict=True):
-        if label is None:
-            assert outcomes[source]["outcome"] == "indexed", outcomes[source]
+        if label is None:  # "duplicate": applied by an attempt that a poison record then rewound (not committed)
+            assert outcomes[source]["outcome"] in ("indexed", "duplicate"), outcomes[source]
     # the index: every good event, none of the poison (doc-2 keeps version 1: its refused version 2 changed nothing)
     assert_index_matches(settings, Stream(items=good + odd_but_valid))
     # the stall: only the unclassified record waited for the time-out, once; nothing else held the stream back
@@ -246,12 +247,12 @@ def test_six_megabyte_documents_with_8k_metadata_index_or_dead_letter_and_replay
     settings = isolated.model_copy(update={"worker": worker})
     metadata = {f"k{n}": "m" * 240 for n in range(32)}  # ~8 KiB of JSON, copied into every chunk
     assert 7_500 < len(json.dumps(metadata)) <= 8_192
-    word = "ĥéllö"  # two bytes a character: 1 MB of UTF-8 within the 500,000-character limit
+    word = "€€ĥ€€é€€ł€€"  # two and three bytes a character: 1.2 MB of UTF-8 within the 500,000-character limit
     big = " ".join(f"{word}{n % 97}." for n in range(70_000))[:499_000]
     medium = " ".join(f"Paragraph {n} about the ocean and a library." for n in range(2_000))
     events = [upsert(f"big-{n}", text=big + f" {n}", metadata=metadata) for n in range(5)]
     events.insert(2, upsert("medium", text=medium, metadata=metadata))
-    assert all(len(e.to_bytes()) > 900_000 for e in events if e.doc_id.startswith("big"))
+    assert all(len(e.to_bytes()) > 1_100_000 for e in events if e.doc_id.startswith("big"))
     with LoopThread(settings, BlockingModels(settings.models)) as loop:
         sources = produce_all(settings, events)
         reader = TopicReader(settings.kafka, settings.kafka.index_events_topic)
@@ -265,7 +266,7 @@ def test_six_megabyte_documents_with_8k_metadata_index_or_dead_letter_and_replay
         assert "the limit is 600" in by_doc[f"big-{n}"]["reason"]
     dead = dead_letters(settings, 5)
     for (headers, value) in dead.values():
-        # a copy too large for the producer is cut, keeping its size and hash
+        # a copy too large for the worker's producer is cut, keeping its size and hash
         assert headers.value_truncated_from and headers.value_truncated_from > len(value)
         assert headers.value_sha256 and len(headers.value_sha256) == 64
     assert stats["retries"] == 0, stats  # nothing timed out, nothing was retried, no rebalance storm

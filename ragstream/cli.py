@@ -10,7 +10,6 @@ import signal
 import statistics
 import sys
 import threading
-import time
 from collections import Counter
 from importlib import resources
 from pathlib import Path
@@ -200,13 +199,13 @@ def ingest(
 def delete(
     doc_id: str,
     tenant: Annotated[str, typer.Option()] = DEFAULT_TENANT,
-    version: Annotated[int | None, typer.Option(help="default: now in ms, newer than any file version")] = None,
+    version: Annotated[int | None, typer.Option(help="default: server-ordered, after every write of it so far")] = None,
 ) -> None:
     """Produce a delete event for one document."""
     from ragstream.producer import DocumentProducer
 
     with DocumentProducer(_attached().kafka) as producer:
-        producer.delete(tenant, doc_id, version if version is not None else time.time_ns() // 1_000_000).get(30)
+        producer.delete(tenant, doc_id, version).get(30)
     console.print(f"delete of {tenant}/{doc_id} produced")
 
 
@@ -250,7 +249,8 @@ def status() -> None:
 
     settings = _attached()
     kafka = settings.kafka
-    produced = len(_read_topic(settings, kafka.documents_topic))
+    documents = _read_topic(settings, kafka.documents_topic)
+    produced = len(documents)
     dlq = len(_read_topic(settings, kafka.dlq_topic))
     outcomes = [json.loads(r.value) for r in _read_topic(settings, kafka.index_events_topic)]
     store = IndexStore(settings.milvus, settings.models.embedder.dimension)
@@ -273,6 +273,29 @@ def status() -> None:
         cuts = statistics.quantiles(recent, n=100)
         table.add_row("freshness p50 / p99 (last 1000)", f"{cuts[49]:.0f} ms / {cuts[98]:.0f} ms")
     console.print(table)
+    console.print(_partitions_table(documents, outcomes))
+
+
+def _partitions_table(documents: list, outcomes: list[dict]) -> Table:
+    """Per partition: how far processing got and when it last moved, so a stuck partition stands out (the
+    workers' /metrics add the retries and the failure holding it: ragstream_ingest_partition_retries)."""
+    table = Table(title="partitions of the documents topic")
+    for column in ("partition", "records", "processed", "behind", "last progress"):
+        table.add_column(column, justify="right")
+    last: dict[int, int] = {}
+    latest: dict[int, str] = {}
+    for outcome in outcomes:
+        partition = outcome["source_partition"]
+        last[partition] = max(last.get(partition, -1), outcome["source_offset"])
+        latest[partition] = max(latest.get(partition, ""), outcome["indexed_time"])
+    ends: dict[int, int] = {}
+    for record in documents:
+        ends[record.partition] = max(ends.get(record.partition, -1), record.offset)
+    for partition in sorted(ends):
+        behind = ends[partition] - last.get(partition, -1)
+        table.add_row(str(partition), str(ends[partition] + 1), str(last.get(partition, -1) + 1),
+                      f"[red]{behind}[/]" if behind else "0", latest.get(partition, "never"))
+    return table
 
 
 def main() -> None:

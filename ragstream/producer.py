@@ -25,9 +25,10 @@ class DocumentProducer:
         self._producer = kafka_clients.producer(kafka, **producer_options)
 
     def send(self, event: DocumentEvent) -> FutureRecordMetadata:
-        return self._traced_send(event.key.encode(), event.to_bytes(), {
-            "ragstream.tenant": event.tenant, "ragstream.doc_id": event.doc_id, "ragstream.version": event.version,
-            "ragstream.op": event.op})
+        attributes = {"ragstream.tenant": event.tenant, "ragstream.doc_id": event.doc_id,
+                      "ragstream.version": event.version, "ragstream.op": event.op}
+        return self._traced_send(event.key.encode(), event.to_bytes(),
+                                 {k: v for k, v in attributes.items() if v is not None})
 
     def send_raw(self, value: bytes, key: bytes | None = None) -> FutureRecordMetadata:
         """For tools and tests that must put arbitrary bytes on the topic."""
@@ -51,12 +52,12 @@ class DocumentProducer:
 
         return future.add_callback(acknowledged).add_errback(failed)
 
-    def upsert(self, tenant: str, doc_id: str, version: int, text: str, title: str = "",
+    def upsert(self, tenant: str, doc_id: str, version: int | None, text: str, title: str = "",
                metadata: dict | None = None) -> FutureRecordMetadata:
         return self.send(DocumentEvent(op="upsert", tenant=tenant, doc_id=doc_id, version=version, text=text,
                                        title=title, metadata=metadata or {}))
 
-    def delete(self, tenant: str, doc_id: str, version: int) -> FutureRecordMetadata:
+    def delete(self, tenant: str, doc_id: str, version: int | None) -> FutureRecordMetadata:
         return self.send(DocumentEvent(op="delete", tenant=tenant, doc_id=doc_id, version=version))
 
     def flush(self, timeout: float | None = 30) -> None:

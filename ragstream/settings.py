@@ -37,7 +37,8 @@ class MilvusSettings(BaseModel):
     uri: str | None = Field(None, description="http://host:19530; unset = embedded Milvus Lite server")
     token: SecretStr | None = None
     chunks_collection: str = "ragstream_chunks"
-    documents_collection: str = Field("ragstream_documents", description="per-document version registry")
+    documents_collection: str = Field("ragstream_documents_v2", description="per-document version registry (v2: "
+                                      "with each document's log position; re-index from the topic to move)")
     dense_index: Literal["HNSW", "FLAT", "IVF_FLAT"] = "HNSW"
     seal_rows: int = Field(256, ge=0, description="rows a worker writes before it flushes (seals and indexes) the "
                            "growing segment, and it flushes when the stream goes idle: Milvus Lite searches growing "
@@ -141,6 +142,8 @@ class ApiSettings(BaseModel):
     body_timeout_s: float = Field(10.0, gt=0, description="longest a client may take to send its request body "
                                   "(slow senders get 408)")
     read_your_writes_timeout_s: float = Field(10.0, gt=0, description="longest wait for named versions")
+    read_your_writes_waits: int = Field(16, ge=1, description="requests one API replica lets wait for named "
+                                        "versions at once; more get 503 + Retry-After")
     model_name: str = Field("ragstream", description="the model id clients send and /v1/models lists")
 
 

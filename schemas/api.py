@@ -52,17 +52,20 @@ class DocumentUpsert(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     doc_id: DocId
-    version: int | None = Field(None, ge=0, le=MAX_VERSION, description="default: now in milliseconds")
+    version: int | None = Field(None, ge=0, le=MAX_VERSION, description="omitted: server-ordered, applied after "
+                                "every write of the document accepted before it (see DocumentAccepted.offset)")
     title: str = Field("", max_length=MAX_TITLE_CHARS)
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     metadata: Metadata = Field(default_factory=dict)
 
 
 class DocumentAccepted(BaseModel):
-    """The event is on the topic; pass ``doc_id``/``version`` as ``min_versions`` to read your write."""
+    """The event is on the topic; pass ``doc_id`` with ``version`` (or, for a server-ordered write, ``offset``) as
+    ``min_versions`` to read your write."""
 
     doc_id: str
-    version: int
+    version: int | None = Field(description="as sent; null for a server-ordered write (its version is assigned "
+                                "when applied: GET /v1/documents/{doc_id} shows it)")
     op: Literal["upsert", "delete"]
     topic: str
     partition: int
@@ -77,6 +80,10 @@ class DocumentStatus(BaseModel):
     event_time_ms: int
     indexed_time_ms: int
     freshness_ms: int = Field(description="indexed_time - event_time: how long the event took to become searchable")
+    offset: int | None = Field(None, description="the newest log offset applied or settled for this document")
+    ignored_version: int | None = Field(None, description="the newest write ignored as stale (older than the "
+                                        "version then indexed)")
+    ignored_offset: int | None = Field(None, description="the log offset of that ignored write")
 
 
 class ModelCard(BaseModel):

@@ -73,7 +73,9 @@ class DocumentEvent(BaseModel):
     op: Literal["upsert", "delete"]
     tenant: TenantId
     doc_id: DocId
-    version: int = Field(ge=0, le=MAX_VERSION, description="monotonic per (tenant, doc_id); older events are ignored")
+    version: int | None = Field(None, ge=0, le=MAX_VERSION, description="monotonic per (tenant, doc_id); older "
+                                "events are ignored. Omitted: server-ordered, applied at one more than the version "
+                                "indexed when the worker reaches it in the log (the order the broker accepted it)")
     title: str = Field("", max_length=MAX_TITLE_CHARS)
     text: str = Field("", max_length=MAX_TEXT_CHARS)
     metadata: Metadata = Field(default_factory=dict, max_length=MAX_METADATA_KEYS)

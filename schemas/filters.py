@@ -27,7 +27,10 @@ FIELD_PATTERN = r"^(doc_id|title|version|metadata\.[A-Za-z_][A-Za-z0-9_]{0,63})$
 FilterField = Annotated[str, StringConstraints(pattern=FIELD_PATTERN)]
 # No control characters: Milvus string literals know only the \" and \\ escapes.
 FilterString = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
-FilterScalar = StrictBool | StrictInt | StrictFloat | FilterString
+# Milvus compares 64-bit integers and finite doubles: a larger integer fails the search itself.
+FilterInt = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+FilterFloat = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+FilterScalar = StrictBool | FilterInt | FilterFloat | FilterString
 FilterValues = Annotated[list[FilterScalar], Field(min_length=1, max_length=MAX_VALUES)]
 Operator = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains"]
 

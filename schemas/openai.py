@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from schemas.events import DocId
 from schemas.filters import QueryFilter
@@ -31,16 +31,35 @@ class RequestMessage(BaseModel):
     content: Annotated[str, StringConstraints(max_length=MAX_MESSAGE_CHARS)] | list[TextPart]
     name: str | None = Field(None, max_length=64)
 
+    @field_validator("content")
+    @classmethod
+    def _joined_fits(cls, content: str | list[TextPart]) -> str | list[TextPart]:
+        if isinstance(content, list) and sum(len(p.text) for p in content) > MAX_MESSAGE_CHARS:
+            raise ValueError(f"the text parts of one message take at most {MAX_MESSAGE_CHARS} characters together")
+        return content
+
     def to_chat(self) -> ChatMessage:
         text = self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
         return ChatMessage(role="system" if self.role == "developer" else self.role, content=text)
 
 
 class MinVersion(BaseModel):
+    """A write to wait for: by its version, or (a server-ordered write, which has none yet) by its log offset."""
+
     model_config = ConfigDict(extra="forbid")
 
     doc_id: DocId
-    version: int = Field(ge=0)
+    version: int | None = Field(None, ge=0, le=2**63 - 1)
+    offset: int | None = Field(None, ge=0, le=2**63 - 1, description="DocumentAccepted.offset of the write")
+
+    @model_validator(mode="after")
+    def _one(self) -> MinVersion:
+        if (self.version is None) == (self.offset is None):
+            raise ValueError("give exactly one of version and offset")
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.doc_id}={self.version}" if self.version is not None else f"{self.doc_id}@{self.offset}"
 
 
 class RagOptions(BaseModel):

@@ -161,6 +161,15 @@ BAD_REQUESTS = [
     ("bad min-version header", {"x-ragstream-min-version": "doc"}, {
         "model": "ragstream", "messages": [{"role": "user", "content": "hi"}]}, 400),
     ("huge body", {"Content-Type": "application/json"}, b'{"model": "' + b"x" * 2_000_000 + b'"}', 413),
+    ("2 x 20,000-word parts", {}, {"model": "ragstream", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "word " * 20_000}, {"type": "text", "text": "word " * 20_000}]}]}, 400),
+    ("longer than the context", {}, {"model": "ragstream", "messages": [
+        {"role": "user", "content": "Why is the sky blue? " * 2_500}]}, 400),
+    ("filter integer beyond int64", {}, {"model": "ragstream", "messages": [{"role": "user", "content": "hi"}],
+                                         "ragstream": {"filters": {"all": [
+                                             {"field": "version", "op": "lt", "value": 2**70}]}}}, 400),
+    ("2,500 min-version pairs", {"x-ragstream-min-version": ",".join(f"d{n}=1" for n in range(2_500))}, {
+        "model": "ragstream", "messages": [{"role": "user", "content": "hi"}]}, 400),
 ]
 
 
@@ -173,6 +182,15 @@ def test_bad_requests_get_a_4xx_openai_error(corpus, why, headers, body, status)
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert error["message"] and error["type"]
+    if why == "longer than the context":
+        assert error["code"] == "context_length_exceeded" and "maximum context length is 2048" in error["message"]
+
+
+def test_a_filter_value_of_1e23_is_a_valid_search(corpus):
+    _, url = corpus
+    response = httpx.post(f"{url}/v1/retrieve", headers={"Authorization": f"Bearer {ACME}"}, timeout=60, json={
+        "query": "vacation", "filters": {"all": [{"field": "metadata.n", "op": "gt", "value": 1e23}]}})
+    assert response.status_code == 200 and response.json()["passages"] == [], response.text
 
 
 def test_other_endpoints_reject_bad_input_and_the_service_stays_healthy(corpus):
@@ -201,21 +219,57 @@ def test_documents_over_http_and_read_your_writes(corpus):
     accepted = httpx.post(f"{url}/v1/documents", headers=auth, timeout=30, json={
         "doc_id": "parking", "title": "Parking", "text": "Visitors park in the north garage, level two."})
     assert accepted.status_code == 202, accepted.text
-    version = accepted.json()["version"]
-    header = {**auth, "x-ragstream-min-version": f"parking={version}"}
+    assert accepted.json()["version"] is None  # server-ordered: its version is assigned when applied
+    header = {**auth, "x-ragstream-min-version": f"parking@{accepted.json()['offset']}"}
     answer = httpx.post(f"{url}/v1/chat/completions", headers=header, timeout=120, json={
         "model": "ragstream", "messages": [{"role": "user", "content": "Where do visitors park?"}]}).json()
     assert answer["citations"][0]["doc_id"] == "parking", (answer["choices"], answer["citations"])
     status = httpx.get(f"{url}/v1/documents/parking", headers=auth).json()
-    assert status["version"] == version and status["state"] == "indexed" and status["chunks"] == 1
+    assert status["version"] == 1 and status["state"] == "indexed" and status["chunks"] == 1
+    assert status["offset"] == accepted.json()["offset"] and status["ignored_version"] is None
     assert 0 <= status["freshness_ms"] < 30_000
     # Another tenant does not see it, even by id.
     assert httpx.get(f"{url}/v1/documents/parking", headers={"Authorization": f"Bearer {GLOBEX}"}).status_code == 404
     deleted = httpx.delete(f"{url}/v1/documents/parking", headers=auth)
     assert deleted.status_code == 202
-    httpx.post(f"{url}/v1/retrieve", headers=auth, timeout=60,
-               json={"query": "x", "min_versions": [{"doc_id": "parking", "version": deleted.json()["version"]}]})
-    assert httpx.get(f"{url}/v1/documents/parking", headers=auth).json()["state"] == "deleted"
+    waited = httpx.post(f"{url}/v1/retrieve", headers=auth, timeout=60, json={
+        "query": "x", "min_versions": [{"doc_id": "parking", "offset": deleted.json()["offset"]}]})
+    assert waited.status_code == 200, waited.text
+    gone = httpx.get(f"{url}/v1/documents/parking", headers=auth).json()
+    assert (gone["state"], gone["version"]) == ("deleted", 2)
+
+
+def test_writes_apply_in_the_order_the_api_accepted_them_and_a_stale_write_says_so(corpus):
+    _, url = corpus
+    auth = {"Authorization": f"Bearer {ACME}"}
+
+    def wait(accepted: httpx.Response) -> httpx.Response:
+        assert accepted.status_code == 202, accepted.text
+        return httpx.post(f"{url}/v1/retrieve", headers=auth, timeout=60, json={
+            "query": "x", "min_versions": [{"doc_id": "faq", "offset": accepted.json()["offset"]}]})
+
+    def status() -> dict:
+        return httpx.get(f"{url}/v1/documents/faq", headers=auth).json()
+
+    text = {"doc_id": "faq", "text": "The cafeteria opens at eight."}
+    assert wait(httpx.post(f"{url}/v1/documents", headers=auth, json={**text, "version": 3})).status_code == 200
+    assert wait(httpx.delete(f"{url}/v1/documents/faq", headers=auth)).status_code == 200  # server-ordered
+    assert status().items() >= {"state": "deleted", "version": 4}.items()
+    # the producer's own next version comes back: 4 is a later write of the version the delete was given
+    assert wait(httpx.post(f"{url}/v1/documents", headers=auth, json={**text, "version": 4})).status_code == 200
+    assert status().items() >= {"state": "indexed", "version": 4}.items()
+    assert wait(httpx.delete(f"{url}/v1/documents/faq", headers=auth)).status_code == 200
+    assert wait(httpx.post(f"{url}/v1/documents", headers=auth, json=text)).status_code == 200  # re-created
+    assert status().items() >= {"state": "indexed", "version": 6}.items()
+    stale = httpx.post(f"{url}/v1/documents", headers=auth, json={**text, "version": 2})
+    refused = wait(stale)
+    assert refused.status_code == 409, refused.text
+    assert "faq@" in refused.json()["error"]["message"] and "holds version 6" in refused.json()["error"]["message"]
+    by_version = httpx.post(f"{url}/v1/retrieve", headers={**auth, "x-ragstream-min-version": "faq=2"},
+                            timeout=30, json={"query": "x"})
+    assert by_version.status_code == 409 and by_version.json()["error"]["code"] == "stale_version"
+    assert status().items() >= {"version": 6, "ignored_version": 2,
+                                "ignored_offset": stale.json()["offset"]}.items()
 
 
 def test_a_version_that_never_arrives_times_out_with_504(corpus):

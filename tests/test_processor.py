@@ -9,6 +9,7 @@ from schemas import DocumentEvent, Outcome
 from tests.doubles import FailingEmbedder, HashingEmbedder
 from tests.streams import expected_chunks
 from workers.chunking import Chunker
+from workers.failures import StageFailure
 from workers.processor import BatchProcessor
 
 
@@ -64,8 +65,9 @@ def test_indexed_chunks_are_searchable_within_their_tenant_only(isolated, store)
 def test_transient_failure_leaves_nothing_half_applied(isolated, store):
     processor = BatchProcessor(Chunker(isolated.chunking), FailingEmbedder(failures=1), store)
     event = up(1, "hello rivers")
-    with pytest.raises(ConnectionError):
+    with pytest.raises(StageFailure) as raised:
         processor.process([(0, event)])
+    assert isinstance(raised.value.error, ConnectionError) and raised.value.stage.value == "embed"
     assert store.doc_state("t", "d") is None and ids(store) == []
     assert processor.process([(0, event)])[0].outcome is Outcome.INDEXED
     assert ids(store) == ["t/d/1/0"]

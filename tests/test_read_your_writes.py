@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from ragstream.index.read_your_writes import wait_for_versions
+from ragstream.index.records import LogMark
 from ragstream.index.store import IndexStore
 from schemas import DocumentEvent
 from schemas.openai import MinVersion
@@ -38,15 +40,45 @@ def test_waits_until_the_version_is_indexed_and_reports_what_never_came(isolated
         missing, timed_out, other_tenant = asyncio.run(scenario())
     finally:
         store.close()
-    assert missing == []
-    assert timed_out == [MinVersion(doc_id="policy", version=3)]
-    assert other_tenant == [MinVersion(doc_id="policy", version=1)], "another tenant's write is not yours"
+    assert missing.missing == [] and missing.stale == []
+    assert timed_out.missing == [MinVersion(doc_id="policy", version=3)]
+    assert other_tenant.missing == [MinVersion(doc_id="policy", version=1)], "another tenant's write is not yours"
 
 
 def test_before_the_first_document_creates_the_index_everything_named_is_missing(isolated):
     store = IndexStore(isolated.milvus, 384)  # no ensure_collections: a fresh index
     try:
         wanted = [MinVersion(doc_id="policy", version=1)]
-        assert asyncio.run(wait_for_versions(store, "acme", wanted, 0.1)) == wanted
+        assert asyncio.run(wait_for_versions(store, "acme", wanted, 0.1)).missing == wanted
+    finally:
+        store.close()
+
+
+def test_a_write_ignored_as_stale_fails_fast_and_an_offset_waits_for_its_server_ordered_write(isolated):
+    store = IndexStore(isolated.milvus, 384)
+    store.ensure_collections()
+    processor = BatchProcessor(Chunker(isolated.chunking), HashingEmbedder(), store)
+
+    def write(offset: int, version: int | None, op: str = "upsert"):
+        event = DocumentEvent(op=op, tenant="acme", doc_id="faq", version=version,
+                              text=f"text at {offset}" if op == "upsert" else "")
+        return processor.process([(0, event)], sources={0: LogMark(2, offset, 1_000 + offset)})[0]
+
+    try:
+        assert write(10, 5).version == 5
+        assert write(11, 3).outcome.value == "ignored_stale"
+        started = time.monotonic()
+        stale = asyncio.run(wait_for_versions(store, "acme", [MinVersion(doc_id="faq", version=3)], 10))
+        assert stale.stale and stale.stale[0].indexed_version == 5 and time.monotonic() - started < 2
+        assert "faq=3 was ignored as stale: the index holds version 5" in str(stale.stale[0])
+        by_offset = asyncio.run(wait_for_versions(store, "acme", [MinVersion(doc_id="faq", offset=11)], 1))
+        assert by_offset.stale and not by_offset.missing
+        assert write(12, None, "delete").version == 6  # server-ordered: after version 5
+        assert asyncio.run(wait_for_versions(store, "acme", [MinVersion(doc_id="faq", offset=12)], 1)).missing == []
+        pending = asyncio.run(wait_for_versions(store, "acme", [MinVersion(doc_id="faq", offset=13)], 0.2))
+        assert pending.missing == [MinVersion(doc_id="faq", offset=13)]
+        assert write(13, None).version == 7  # a server-ordered upsert re-creates the document
+        state = store.doc_state("acme", "faq")
+        assert (state.version, state.state, state.source_offset, state.ignored_version) == (7, "indexed", 13, 3)
     finally:
         store.close()

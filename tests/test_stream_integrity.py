@@ -197,3 +197,14 @@ def test_lone_surrogates_in_text_or_title_are_refused():
         DocumentEvent(op="upsert", tenant="acme", doc_id="d", version=1, text="bad \udc80 text")
     with pytest.raises(ValidationError, match="unicode string"):
         DocumentEvent(op="upsert", tenant="acme", doc_id="d", version=1, text="ok", title="\ud800")
+
+
+def test_the_event_log_or_the_index_down_is_a_503_with_retry_after():
+    from pymilvus.exceptions import MilvusException
+
+    from services.api.errors import from_exception
+
+    for error in (KafkaTimeoutError("Failed to update metadata after 10.0 secs."),
+                  MilvusException(2, "Fail connecting to server on 127.0.0.1:19530")):
+        mapped = from_exception(error, retry_after_s=2)
+        assert mapped.status == 503 and mapped.headers == {"Retry-After": "2"}, mapped.message

@@ -33,6 +33,10 @@ class FailureKind(StrEnum):
     UNKNOWN = "unknown"
 
 
+class Fenced(Exception):
+    """This worker may no longer own the batch's partitions: write nothing more, commit nothing."""
+
+
 class StageFailure(Exception):
     """A write phase failed; ``stage`` names it so a dead letter can say where the record was refused."""
 
@@ -50,7 +54,7 @@ class StageFailure(Exception):
 def stage(name: FailureStage):
     try:
         yield
-    except StageFailure:
+    except (StageFailure, Fenced):
         raise
     except Exception as error:
         raise StageFailure(name, error) from error
@@ -59,7 +63,7 @@ def stage(name: FailureStage):
 def classify(error: BaseException) -> FailureKind:
     """DATA only when the error is about the record's content, INFRA when it names an outage, else UNKNOWN."""
     cause = error.error if isinstance(error, StageFailure) else error
-    if isinstance(cause, (ConnectionError, TimeoutError)):
+    if isinstance(cause, (ConnectionError, TimeoutError, Fenced)):
         return FailureKind.INFRA
     if isinstance(cause, (UnicodeError, OverflowError)):
         return FailureKind.DATA

@@ -21,6 +21,7 @@ from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from ragstream import kafka_clients
+from ragstream.index.records import LogMark
 from ragstream.index.store import IndexStore
 from ragstream.models.embedder import Embedder
 from ragstream.models.factory import BlockingModels
@@ -32,7 +33,8 @@ from schemas.outcomes import IndexEvent, Outcome
 from workers.batching import bounded
 from workers.chunking import Chunker
 from workers.codec import MAX_REASON_CHARS, Rejected, decode
-from workers.failures import FailureKind, StageFailure, classify
+from workers.failures import FailureKind, Fenced, StageFailure, classify
+from workers.fencing import Fence
 from workers.loop_stats import LoopStats
 from workers.metrics import IngestMetrics
 from workers.processor import BatchProcessor, EventResult
@@ -86,6 +88,7 @@ class IngestLoop:
             max_poll_records=worker.batch_max_events, fetch_max_wait_ms=max(worker.batch_max_wait_ms, 1),
         )
         consumer.subscribe([kafka.documents_topic], listener=_JoinedListener(self.joined))
+        fence = Fence(consumer, kafka.session_timeout_ms)
         backoff = worker.retry_initial_s
         failing_since: float | None = None
         try:
@@ -106,7 +109,7 @@ class IngestLoop:
                 failing_for = time.monotonic() - failing_since if failing_since is not None else 0.0
                 try:
                     try:
-                        self._handle(records, processor, outputs, traced, partitions)
+                        self._handle(records, processor, outputs, traced, partitions, fence.check)
                     except Exception as error:
                         kind = classify(error)
                         if kind is FailureKind.INFRA or (kind is FailureKind.UNKNOWN
@@ -114,8 +117,9 @@ class IngestLoop:
                             raise
                         log.warning("isolating the events of a failing batch (%s, failing for %.1f s)",
                                     _describe(error), failing_for)
-                        self._handle(records, processor, outputs, traced, partitions, probe=lambda: _probe(
-                            store, embedder), timed_out=failing_for >= worker.poison_timeout_s)
+                        self._handle(records, processor, outputs, traced, partitions, fence.check,
+                                     probe=lambda: _probe(store, embedder),
+                                     timed_out=failing_for >= worker.poison_timeout_s)
                 except Exception as error:  # infrastructure: rewind, back off, commit nothing
                     traced.end(error)
                     failing_since = failing_since if failing_since is not None else time.monotonic()
@@ -124,8 +128,13 @@ class IngestLoop:
                     self.stats.last_error = _describe(error)
                     self.stats.failed(names, self.stats.last_error)
                     self.metrics.observe_partitions(self.stats.partitions)
+                    if isinstance(error, Fenced):  # late writes of this batch are made harmless
+                        _best_effort(lambda: store.repair({r.key.decode("utf-8", "replace") for r in records
+                                                           if r.key}), "documents not repaired")
+                    owned = consumer.assignment()
                     for tp, batch in polled.items():
-                        consumer.seek(tp, batch[0].offset)
+                        if tp in owned:  # a partition lost in a rebalance is replayed by its new owner
+                            consumer.seek(tp, batch[0].offset)
                     # never wait past the poison time-out: the batch is isolated on the first retry after it
                     left = worker.poison_timeout_s - (time.monotonic() - failing_since)
                     wait = min(backoff, left) if left > 0 else backoff
@@ -175,19 +184,22 @@ class IngestLoop:
         return item
 
     def _handle(self, records: list[ConsumerRecord], processor: BatchProcessor, outputs: SideOutputs,
-                traced: BatchTrace, partitions: set[int] | None, probe=None, timed_out: bool = False) -> None:
+                traced: BatchTrace, partitions: set[int] | None, fence, probe=None, timed_out: bool = False) -> None:
         """Applies the batch; with ``probe``, one event at a time, dead-lettering the events that fail alone."""
         decoded = [self._decode(r, partitions) for r in records]
         valid = [(i, item) for i, item in enumerate(decoded) if isinstance(item, DocumentEvent)]
         for position, event in valid:
             traced.annotate(position, {"ragstream.tenant": event.tenant, "ragstream.doc_id": event.doc_id,
-                                       "ragstream.version": event.version, "ragstream.op": event.op})
+                                       "ragstream.op": event.op, **({"ragstream.version": event.version}
+                                                                    if event.version is not None else {})})
+        sources = {i: LogMark(r.partition, r.offset, r.timestamp) for i, r in enumerate(records)}
         if probe is None:
-            results = {r.position: r for r in processor.process(valid, traced)}
+            results = {r.position: r for r in processor.process(valid, traced, sources, fence)}
         else:
             results = {}
             for item in valid:
-                results.update({r.position: r for r in self._isolated(item, processor, traced, probe, timed_out)})
+                results.update({r.position: r for r in self._isolated(item, processor, traced, sources, fence,
+                                                                      probe, timed_out)})
         now_ms = int(time.time() * 1000)
         with traced.step("publish outcomes", **{"messaging.system": "kafka", "messaging.operation.type": "send"}):
             for position, record in enumerate(records):
@@ -219,10 +231,10 @@ class IngestLoop:
         self.stats.records += len(records)
 
     @staticmethod
-    def _isolated(item: tuple[int, DocumentEvent], processor: BatchProcessor, traced: BatchTrace, probe,
-                  timed_out: bool) -> list[EventResult]:
+    def _isolated(item: tuple[int, DocumentEvent], processor: BatchProcessor, traced: BatchTrace,
+                  sources: dict[int, LogMark], fence, probe, timed_out: bool) -> list[EventResult]:
         try:
-            return processor.process([item], traced)
+            return processor.process([item], traced, sources, fence)
         except Exception as error:
             kind = classify(error)
             if kind is FailureKind.INFRA or (kind is FailureKind.UNKNOWN and not timed_out):
@@ -239,7 +251,8 @@ class IngestLoop:
         outcome = IndexEvent(
             outcome=result.outcome, reason=result.reason, chunk_count=result.chunk_count,
             op=event.op if event else None, tenant=event.tenant if event else None,
-            doc_id=event.doc_id if event else None, version=event.version if event else None,
+            doc_id=event.doc_id if event else None,
+            version=result.version if result.version is not None else event.version if event else None,
             event_time=event.event_time if event else None, indexed_time=indexed_time,
             freshness_ms=(indexed_time - event.event_time).total_seconds() * 1000 if event else None,
             source_topic=record.topic, source_partition=record.partition, source_offset=record.offset,

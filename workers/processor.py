@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
-from ragstream.index.records import Chunk, DocState
+from ragstream.index.records import Chunk, DocState, LogMark
 from ragstream.index.store import IndexStore, StaleChunks
 from ragstream.models.embedder import Embedder
 from ragstream.settings import WorkerSettings
@@ -36,6 +37,7 @@ class EventResult:
     reason: str | None = None
     failed_stage: FailureStage | None = None  # set when the event must be dead-lettered
     indexed_time_ms: int = 0
+    version: int | None = None  # as applied (resolved for a server-ordered event)
 
 
 def _row_bytes(chunk: Chunk) -> int:
@@ -64,15 +66,20 @@ class BatchProcessor:
         self.store = store
         self.limits = limits or WorkerSettings()
 
-    def process(self, events: list[tuple[int, DocumentEvent]], traced: BatchTrace | None = None) -> list[EventResult]:
+    def process(self, events: list[tuple[int, DocumentEvent]], traced: BatchTrace | None = None,
+                sources: dict[int, LogMark] | None = None, fence: Callable[[], None] = lambda: None,
+                ) -> list[EventResult]:
+        """``sources``: where each event's record sits in the log (position → partition, offset, timestamp);
+        ``fence`` raises before any write phase once this worker may have lost the batch's partitions."""
         def step(name: str, positions: list[int], **attributes) -> AbstractContextManager:
             return traced.step(name, positions, **attributes) if traced else nullcontext()
 
         everything = [position for position, _ in events]
         with step("milvus read versions", everything, **{"db.system": "milvus", "db.operation.name": "query"}):
             states = self.store.doc_states(event.key for _, event in events)
-        plan = plan_batch(events, states)
-        results = [EventResult(pos, outcome, reason=reason) for pos, (outcome, reason) in plan.settled.items()]
+        plan = plan_batch(events, states, sources)
+        results = [EventResult(pos, outcome, reason=reason, version=plan.versions.get(pos))
+                   for pos, (outcome, reason) in plan.settled.items()]
 
         upserts: list[tuple[Action, list[Chunk]]] = []
         deletes: list[Action] = []
@@ -92,7 +99,7 @@ class BatchProcessor:
                 upserts.append((action, doc_chunks))
             except ChunkingError as error:
                 results.append(EventResult(action.position, Outcome.DEAD_LETTERED, reason=str(error),
-                                           failed_stage=FailureStage.CHUNK))
+                                           failed_stage=FailureStage.CHUNK, version=action.event.version))
 
         chunks = [chunk for _, doc_chunks in upserts for chunk in doc_chunks]
         upserted = [action.position for action, _ in upserts]
@@ -105,28 +112,40 @@ class BatchProcessor:
                                                               "db.collection.name": self.store.chunks,
                                                               "ragstream.chunk_count": len(part)}), \
                     stage(FailureStage.INDEX):
+                fence()
                 self.store.upsert_chunks(part, vectors)
         with step("milvus delete stale", applied_positions, **milvus, **{"db.operation.name": "delete",
                                                                          "db.collection.name": self.store.chunks}), \
                 stage(FailureStage.INDEX):
+            fence()
             self.store.delete_chunks(
                 [StaleChunks(a.event.tenant, a.event.doc_id, a.event.version, len(c)) for a, c in upserts]
-                + [StaleChunks(a.event.tenant, a.event.doc_id) for a in deletes]
+                + [StaleChunks(a.event.tenant, a.event.doc_id, through_version=a.event.version) for a in deletes]
             )
         now_ms = int(time.time() * 1000)
         applied = [(a, len(c), "indexed") for a, c in upserts] + [(a, 0, "deleted") for a in deletes]
         with step("milvus record versions", applied_positions, **milvus, **{"db.operation.name": "upsert"}), \
                 stage(FailureStage.INDEX):
-            self._record(applied, now_ms)
+            fence()
+            self._record(applied, states, plan.marks, now_ms)
         for action, count, state in applied:
             outcome = Outcome.INDEXED if state == "indexed" else Outcome.DELETED
-            results.append(EventResult(action.position, outcome, chunk_count=count, indexed_time_ms=now_ms))
+            results.append(EventResult(action.position, outcome, chunk_count=count, indexed_time_ms=now_ms,
+                                       version=action.event.version))
         return sorted(results, key=lambda r: r.position)
 
-    def _record(self, applied: list[tuple[Action, int, str]], now_ms: int) -> None:
-        self.store.record_states([
-            DocState(tenant=a.event.tenant, doc_id=a.event.doc_id, version=a.event.version, state=state,
-                     content_hash=a.content_hash, chunk_count=count,
-                     event_time_ms=a.event.event_time_ms, indexed_time_ms=now_ms)
-            for a, count, state in applied
-        ])
+    def _record(self, applied: list[tuple[Action, int, str]], states: dict[str, DocState],
+                marks: dict[str, LogMark], now_ms: int) -> None:
+        """New states of the applied documents, and the advanced log marks of documents whose events changed
+        nothing (so a replay recognises them, and a stale write is visible to its writer)."""
+        rows = {a.event.key: DocState(tenant=a.event.tenant, doc_id=a.event.doc_id, version=a.event.version,
+                                      state=state, content_hash=a.content_hash, chunk_count=count,
+                                      event_time_ms=a.event.event_time_ms, indexed_time_ms=now_ms)
+                for a, count, state in applied}
+        for key, mark in marks.items():
+            if key not in rows and key in states and states[key].mark() != mark:
+                rows[key] = states[key]
+        # a document another worker moved on since this batch read the registry is left as that worker wrote it
+        now = self.store.doc_states(rows) if rows else {}
+        moved = {key for key, state in now.items() if key not in states or state != states[key]}
+        self.store.record_states([state.marked(marks.get(key)) for key, state in rows.items() if key not in moved])

@@ -54,6 +54,8 @@ def registry_schema(client: MilvusClient):
     schema.add_field("event_time_ms", DataType.INT64)
     schema.add_field("indexed_time_ms", DataType.INT64)
     schema.add_field("trace_id", DataType.VARCHAR, max_length=32)
+    for name in ("source_partition", "source_offset", "source_max_ts", "ignored_version", "ignored_offset"):
+        schema.add_field(name, DataType.INT64)  # records.LogMark: replays and stale writes are recognised by it
     # Milvus requires a vector field in every collection; the registry is only ever queried by key.
     schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=2)
     return schema

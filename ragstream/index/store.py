@@ -26,19 +26,25 @@ GRPC_OPTIONS = {"grpc.keepalive_time_ms": 60_000, "grpc.keepalive_permit_without
 
 @dataclass(frozen=True)
 class StaleChunks:
-    """Chunks of one document to remove: all of them, or all but ``keep_count`` chunks of ``keep_version``."""
+    """Chunks of one document to remove. An upsert keeps ``keep_version`` (its first ``keep_count`` chunks) and
+    removes older versions; a delete removes every version up to ``through_version``; with neither, all of them.
+    Never a newer version: a late write of a worker that lost its partition cannot remove what the new owner wrote.
+    """
 
     tenant: str
     doc_id: str
     keep_version: int | None = None
     keep_count: int = 0
+    through_version: int | None = None
 
     def expression(self) -> str:
         doc = f"(tenant == {quote(self.tenant)} and doc_id == {quote(self.doc_id)}"
-        if self.keep_version is None:
-            return doc + ")"
-        v = self.keep_version
-        return doc + f" and (version < {v} or (version == {v} and chunk_no >= {self.keep_count})))"
+        if self.keep_version is not None:
+            v = self.keep_version
+            return doc + f" and (version < {v} or (version == {v} and chunk_no >= {self.keep_count})))"
+        if self.through_version is not None:
+            return doc + f" and version <= {self.through_version})"
+        return doc + ")"
 
 
 RELEASED = 101  # Milvus: the collection is not loaded (e.g. after a server restart)
@@ -95,6 +101,14 @@ class IndexStore:
     def record_states(self, states: Sequence[DocState]) -> None:
         if states:
             self.client.upsert(self.registry, [s.row() for s in states])
+
+    def repair(self, keys: Iterable[str]) -> None:
+        """Removes, for each document, chunks older than the version the registry holds: what a late write of a
+        worker that lost its partition may have left. Safe at any time: it never touches the current version or a
+        newer one being written."""
+        older = [StaleChunks(s.tenant, s.doc_id, keep_version=s.version, keep_count=2**62)
+                 for s in self.doc_states(keys).values()]
+        self.delete_chunks(older)
 
     # -- chunks -----------------------------------------------------------------------------------------------
 

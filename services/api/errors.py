@@ -8,6 +8,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from kafka.errors import KafkaError
+from pymilvus.exceptions import MilvusException
 from ray.serve.exceptions import BackPressureError
 from starlette.exceptions import HTTPException
 
@@ -17,7 +19,8 @@ from schemas.openai import ErrorBody, ErrorResponse
 
 log = logging.getLogger(__name__)
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-          408: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error",
+          408: "invalid_request_error", 409: "invalid_request_error", 413: "invalid_request_error",
+          415: "invalid_request_error",
           422: "invalid_request_error", 429: "rate_limit_error", 503: "server_error", 504: "timeout_error"}
 
 
@@ -49,6 +52,10 @@ def from_exception(error: Exception, retry_after_s: int) -> ApiError:
         return unavailable(f"a model is unavailable: {_first_line(error)}", retry_after_s)
     if isinstance(error, ModelError):
         return ApiError(400, f"the model rejected the request: {_first_line(error)}", "model_error")
+    if isinstance(error, KafkaError):
+        return unavailable(f"the event log is unavailable: {_first_line(error)}", retry_after_s)
+    if isinstance(error, MilvusException):  # client input that Milvus could refuse is validated before it
+        return unavailable(f"the index is unavailable: {_first_line(error)}", retry_after_s)
     log.exception("unexpected error", exc_info=error)
     return ApiError(500, "internal error; the request was not processed", "internal_error")
 

@@ -5,6 +5,7 @@ No ``from __future__ import annotations`` here: Serve rewrites the route methods
 FastAPI must find real annotations on them, not strings.
 """
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,16 +37,17 @@ from schemas.generation import ChatMessage
 from schemas.openai import ChatCompletion, ChatCompletionRequest, ErrorResponse
 from services.api import errors
 from services.api.chat import ChatRun
+from services.api.context_window import check_fits, generator_view
 from services.api.documents import MIN_VERSION_HEADER, DocumentService, parse_min_versions
 from services.api.limits import BodyLimit
 from services.api.metrics import QueryMetrics
-from services.api.pipeline import QueryPipeline, StageHandles
+from services.api.pipeline import HISTORY_MESSAGES, QueryPipeline, StageHandles
 from services.stages.base import annotate
 
 DOC_ID_PATTERN = DocId.__metadata__[0].pattern
 # The request's trace (when tracing is on): what to search for in the trace backend.
 TRACE_ID_HEADER = "x-ragstream-trace-id"
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 503, 504)}
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 503, 504)}
 
 api = FastAPI(title="ragstream", version="0.1.0", responses=ERRORS,
               description="Streaming RAG: an OpenAI-compatible chat API with citations over a live index.")
@@ -125,11 +127,15 @@ class Ingress:
             raise errors.ApiError(404, f"model {body.model!r} does not exist; use {self.settings.api.model_name!r}",
                                   "model_not_found", "model")
         options = body.ragstream
+        messages = [m.to_chat() for m in body.messages]
+        cap = self.settings.models.generator.max_tokens
+        await asyncio.to_thread(check_fits, generator_view(messages, HISTORY_MESSAGES),
+                                self.settings.models.generator.context_tokens, min(body.token_limit or cap, cap))
         await self.documents.wait_for(tenant, [*options.min_versions,
                                                *parse_min_versions(request.headers.get(MIN_VERSION_HEADER))])
         async with self._stages():
             grounding = await self.pipeline.ground(
-                tenant, [m.to_chat() for m in body.messages], query_filter=options.filters, top_k=options.top_k,
+                tenant, messages, query_filter=options.filters, top_k=options.top_k,
                 rewrite=options.rewrite, max_tokens=body.token_limit, temperature=body.temperature,
                 top_p=body.top_p, stop=body.stop or [], seed=body.seed)
             run = ChatRun(self.pipeline, grounding, self.settings.api.model_name, self.metrics, self.retry_after_s)

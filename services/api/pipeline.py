@@ -15,6 +15,7 @@ from ragstream.retrieval.hybrid import Mode
 from ragstream.settings import Settings
 from schemas.filters import QueryFilter
 from schemas.generation import ChatMessage, GenerationChunk, GenerationRequest
+from services.api.context_window import generator_view
 from services.stages.base import Timed
 from services.stages.rewrite import Rewritten, has_work
 
@@ -105,7 +106,7 @@ class QueryPipeline:
             passages = await self._run("compression", self.stages.compression.compress.remote(
                 retrieval.standalone, passages), retrieval.timings_ms)
         sources = number_sources(passages)
-        history = [m for m in messages[:-1] if m.role != "system"][-HISTORY_MESSAGES:]
+        history = generator_view(messages, HISTORY_MESSAGES)[:-1]
         cap = self.settings.models.generator.max_tokens
         request = GenerationRequest(messages=build_messages(messages[-1].content, sources, history),
                                     max_tokens=min(max_tokens or cap, cap), temperature=temperature, top_p=top_p,

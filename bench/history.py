@@ -1,0 +1,60 @@
+"""The history checker, long form: `python bench/history.py --minutes 10 --json bench/results/history.json`.
+
+Starts its own broker, Milvus Lite and Triton (the local stack), runs racing writers, a nemesis (SIGKILL and
+SIGSTOP of workers) and a reader checking every read for as long as asked, then compares the index with the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from infra.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
+from infra.stack import LocalStack  # noqa: E402
+from infra.topics import ensure_topics  # noqa: E402
+from ragstream.settings import KafkaSettings, LocalStackSettings, Settings, WorkerSettings  # noqa: E402
+from tests.history import History  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data:
+        stack = LocalStack(Settings(kafka=KafkaSettings(session_timeout_ms=6000, heartbeat_interval_ms=2000),
+                                    local=LocalStackSettings(data_dir=Path(data)),
+                                    worker=WorkerSettings(num_cpus=0.25)))
+        stack.start()
+        start_local_ray()
+        try:
+            ensure_topics(stack.settings.kafka)
+            report = History(stack.settings, seed=args.seed, docs=40, writers=4).run(args.minutes * 60,
+                                                                                      workers=args.workers)
+        finally:
+            stop_local_ray()
+            stack.stop()
+    row = {"minutes": args.minutes, "seed": args.seed, "workers": args.workers, **report.row()}
+    table = Table(title="history checker")
+    for key in row:
+        table.add_column(key)
+    table.add_row(*(str(v) for v in row.values()))
+    Console().print(table)
+    if report.violations:
+        Console().print("\n".join(report.violations[:20]))
+    if args.json:
+        args.json.write_text(json.dumps(row, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""A history checker in the style of Jepsen's: concurrent writers, a nemesis that kills and freezes workers, and a
+reader that checks every read against the reads before it; at the end the index must equal the sequential
+application of the log. Shared by the short form in the tests and the long form in ``bench/history.py``.
+
+Writers send explicit versions (newer, equal, older), deletes and server-ordered (versionless) writes of a few
+documents from several threads, so one document's writes race and the broker decides their order. The reader reads
+what ``GET /v1/documents`` and ``/v1/retrieve`` read (the registry and the chunk collection) and records a
+violation whenever a document's version goes down or a chunk older than an already reported version is seen.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import ray
+
+from ragstream.index.store import IndexStore
+from ragstream.producer import DocumentProducer
+from ragstream.settings import Settings
+from ragstream.topic_reader import TopicReader
+from schemas.events import DocumentEvent
+from workers.actor import WorkerPool
+from workers.chunking import Chunker
+from workers.codec import decode
+from workers.planner import plan_batch
+
+
+@dataclass
+class Report:
+    writes: int = 0
+    reads: int = 0
+    faults: Counter = field(default_factory=Counter)
+    violations: list[str] = field(default_factory=list)
+    lost: int = 0
+    stale: int = 0
+    wrong_text: int = 0
+    duplicated: int = 0
+
+    def row(self) -> dict:
+        return {"writes": self.writes, "reads": self.reads, "faults": dict(self.faults),
+                "violations": len(self.violations), "lost": self.lost, "stale": self.stale,
+                "wrong_text": self.wrong_text, "duplicated": self.duplicated}
+
+
+class History:
+    def __init__(self, settings: Settings, seed: int, docs: int = 12, writers: int = 3) -> None:
+        self.settings = settings
+        self.rng = random.Random(seed)
+        self.docs = [f"h-{n}" for n in range(docs)]
+        self.writers = writers
+        self.report = Report()
+        self._stop = threading.Event()
+        self._floor: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # -- writers -------------------------------------------------------------------------------------------------
+
+    def _write(self, seed: int, until: float) -> None:
+        rng = random.Random(seed)
+        with DocumentProducer(self.settings.kafka) as producer:
+            while time.monotonic() < until:
+                doc = rng.choice(self.docs)
+                version = rng.choice([None, None, rng.randint(1, 40)])  # a third explicit, from stale to new
+                if rng.random() < 0.2:
+                    event = DocumentEvent(op="delete", tenant="acme", doc_id=doc, version=version)
+                else:
+                    text = f"{doc} says {rng.randint(0, 10**9)}. " + " ".join(rng.choice(
+                        ("river", "ledger", "kafka", "index", "ocean", "garden")) for _ in range(rng.randint(5, 60)))
+                    event = DocumentEvent(op="upsert", tenant="acme", doc_id=doc, version=version, text=text)
+                producer.send(event).get(30)
+                with self._lock:
+                    self.report.writes += 1
+                time.sleep(rng.uniform(0.0, 0.05))
+
+    # -- reader --------------------------------------------------------------------------------------------------
+
+    def _read(self) -> None:
+        store = IndexStore(self.settings.milvus, self.settings.models.embedder.dimension)
+        keys = [f"acme/{d}" for d in self.docs]
+        try:
+            while not self._stop.is_set():
+                try:
+                    states = store.doc_states(keys) if store.client.has_collection(store.registry) else {}
+                    rows = store.chunk_rows(("doc_id", "version"), 'tenant == "acme"') \
+                        if store.client.has_collection(store.chunks) else []
+                except Exception:  # a read that failed is not an observation
+                    time.sleep(0.1)
+                    continue
+                for key, state in states.items():
+                    doc = key.split("/", 1)[1]
+                    if state.version < self._floor.get(doc, -1):
+                        self.report.violations.append(f"{doc}: version {state.version} read after "
+                                                      f"{self._floor[doc]}")
+                    self._floor[doc] = max(self._floor.get(doc, -1), state.version)
+                for row in rows:
+                    floor = self._floor.get(row["doc_id"])
+                    if floor is not None and row["version"] < floor:
+                        self.report.violations.append(f"{row['doc_id']}: a chunk of version {row['version']} "
+                                                      f"read after version {floor}")
+                self.report.reads += 1
+                time.sleep(0.05)
+        finally:
+            store.close()
+
+    # -- nemesis -------------------------------------------------------------------------------------------------
+
+    def _nemesis(self, pool: WorkerPool, until: float, pause_s: float) -> None:
+        while time.monotonic() < until - pause_s:
+            self._stop.wait(self.rng.uniform(2, 6))
+            actor = self.rng.choice(pool.actors)
+            try:
+                pid = ray.get(actor.stats.remote(), timeout=30)["pid"]
+            except Exception:
+                continue
+            if self.rng.random() < 0.5:
+                os.kill(pid, signal.SIGKILL)  # Ray restarts the actor; it resumes from the group's commit
+                self.report.faults["SIGKILL"] += 1
+            else:
+                os.kill(pid, signal.SIGSTOP)  # past the session timeout: its partitions move, then it wakes up
+                self._stop.wait(pause_s)
+                os.kill(pid, signal.SIGCONT)
+                self.report.faults["SIGSTOP"] += 1
+
+    # -- the run -------------------------------------------------------------------------------------------------
+
+    def run(self, seconds: float, workers: int = 2) -> Report:
+        settings = self.settings.model_copy(update={
+            "worker": self.settings.worker.model_copy(update={"replicas": workers})})
+        pool = WorkerPool(settings).start()
+        until = time.monotonic() + seconds
+        pause_s = settings.kafka.session_timeout_ms / 1000 * 1.5
+        threads = [threading.Thread(target=self._write, args=(self.rng.randint(0, 2**31), until))
+                   for _ in range(self.writers)]
+        threads.append(threading.Thread(target=self._nemesis, args=(pool, until, pause_s)))
+        reader = threading.Thread(target=self._read)
+        try:
+            reader.start()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            self._settle()
+        finally:
+            self._stop.set()
+            reader.join(30)
+            pool.stop()
+        self._compare()
+        return self.report
+
+    def _settle(self, timeout_s: float = 300) -> None:
+        """Waits until every record of the documents topic has an outcome."""
+        with TopicReader(self.settings.kafka, self.settings.kafka.documents_topic) as documents:
+            wanted = {(r.partition, r.offset) for r in documents.read_until_quiet()}
+        with TopicReader(self.settings.kafka, self.settings.kafka.index_events_topic) as outcomes:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                outcomes.poll()
+                import json
+
+                seen = {(o["source_partition"], o["source_offset"]) for o in map(json.loads,
+                                                                                 (r.value for r in outcomes.records))}
+                if wanted <= seen:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{len(wanted - seen)} records have no outcome")
+
+    def _compare(self) -> None:
+        """The index against the log applied in order, one document at a time (the planner's fold is the
+        sequential specification; tests/test_planner.py pins it)."""
+        with TopicReader(self.settings.kafka, self.settings.kafka.documents_topic) as documents:
+            log = sorted(documents.read_until_quiet(), key=lambda r: (r.partition, r.offset))
+        events = [e for e in (decode(r.value) for r in log) if isinstance(e, DocumentEvent)]
+        winners = plan_batch(list(enumerate(events)), {}).actions
+        chunker = Chunker(self.settings.chunking)
+        expected = {c.id: c.text for a in winners if a.kind == "upsert" for c in chunker.split(a.event)}
+        store = IndexStore(self.settings.milvus, self.settings.models.embedder.dimension)
+        try:
+            rows = store.chunk_rows(("id", "text"))
+        finally:
+            store.close()
+        actual = {row["id"]: row["text"] for row in rows}
+        self.report.lost = len(set(expected) - set(actual))
+        self.report.stale = len(set(actual) - set(expected))
+        self.report.duplicated = len(rows) - len(actual)
+        self.report.wrong_text = sum(actual[i] != t for i, t in expected.items() if i in actual)

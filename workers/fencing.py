@@ -1,10 +1,13 @@
 """Fencing: a worker that may have lost its partitions stops writing before the next write phase.
 
-A worker paused longer than the session timeout (SIGSTOP, a long GC pause, a hung call) has been removed from the
-group and its partitions given to another worker, which replays them from the last commit. When it resumes, its
-heartbeat thread has not yet heard so, but the client's own clock has: no heartbeat answered within the session
-timeout means the membership can no longer be trusted. ``check`` is called before every write phase; a fenced
-batch is abandoned (nothing committed) and the documents it touched are repaired (``IndexStore.repair``).
+A worker paused longer than the session timeout (SIGSTOP, a long GC pause, a hung host) has been removed from the
+group and its partitions given to another worker, which replays them from the last commit. When it resumes it must
+not go on as if nothing happened, and it cannot count on the broker to tell it in time: its heartbeat thread may
+get an answer before its main thread writes, and a lax broker may even accept that heartbeat. So the worker keeps
+its own evidence: a watchdog thread notes every gap in this process's execution, and a gap longer than the trusted
+share of the session timeout since the last partition assignment means the membership is void. ``check`` runs before
+every write phase; a fenced batch is abandoned (nothing committed), the documents it touched are repaired
+(``IndexStore.repair``), and the consumer rejoins the group for a fresh assignment.
 
 What remains: a write already sent when the pause began lands when it ends. Milvus has no conditional writes, so
 such a chunk write is made harmless afterwards (repair removes chunks older than the registry's version; deletes
@@ -13,22 +16,45 @@ never remove newer versions), and the registry write re-reads the registry first
 
 from __future__ import annotations
 
+import threading
 import time
 
 from workers.failures import Fenced
 
 TRUST = 0.8  # of the session timeout: stop trusting the membership a little before the broker gives up on it
+TICK_S = 0.1
 
 
 class Fence:
     def __init__(self, consumer, session_timeout_ms: int) -> None:
         self._coordinator = consumer._coordinator  # kafka-python keeps the group state here (no public accessor)
         self._limit_s = session_timeout_ms / 1000 * TRUST
+        self._longest_gap_s = 0.0
+        self._closed = threading.Event()
+        threading.Thread(target=self._watch, name="fence-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        last = time.monotonic()
+        while not self._closed.wait(TICK_S):
+            now = time.monotonic()
+            self._longest_gap_s = max(self._longest_gap_s, now - last)
+            last = now
+
+    def assigned(self) -> None:
+        """A fresh assignment: whatever paused this process before it no longer matters."""
+        self._longest_gap_s = 0.0
 
     def check(self) -> None:
+        if self._longest_gap_s > self._limit_s:
+            self._coordinator.request_rejoin()
+            raise Fenced(f"this process stood still for {self._longest_gap_s:.1f} s since its partitions were "
+                         "assigned: it may have lost its partitions; rejoining the group")
         heartbeat = self._coordinator.heartbeat
         silent = time.monotonic() - max(heartbeat.last_receive, heartbeat.last_reset)
         if silent > self._limit_s:
             raise Fenced(f"no heartbeat answered for {silent:.1f} s: this worker may have lost its partitions")
         if self._coordinator.generation_if_stable() is None or self._coordinator.rejoin_needed:
             raise Fenced("the consumer group is rebalancing: this worker may have lost its partitions")
+
+    def close(self) -> None:
+        self._closed.set()

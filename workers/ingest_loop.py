@@ -49,15 +49,19 @@ def _ms_to_dt(ms: int) -> datetime:
 
 
 class _JoinedListener(ConsumerRebalanceListener):
-    """Signals the first completed group join (even with no partitions assigned)."""
+    """Signals the first completed group join (even with no partitions assigned), and every assignment to the
+    fence."""
 
     def __init__(self, joined: threading.Event) -> None:
         self.joined = joined
+        self.fence: Fence | None = None
 
     def on_partitions_revoked(self, revoked) -> None:
         pass
 
     def on_partitions_assigned(self, assigned) -> None:
+        if self.fence is not None:
+            self.fence.assigned()
         self.joined.set()
 
 
@@ -87,8 +91,9 @@ class IngestLoop:
             kafka, group_id=kafka.consumer_group, client_id=self.worker_id,
             max_poll_records=worker.batch_max_events, fetch_max_wait_ms=max(worker.batch_max_wait_ms, 1),
         )
-        consumer.subscribe([kafka.documents_topic], listener=_JoinedListener(self.joined))
-        fence = Fence(consumer, kafka.session_timeout_ms)
+        listener = _JoinedListener(self.joined)
+        consumer.subscribe([kafka.documents_topic], listener=listener)
+        fence = listener.fence = Fence(consumer, kafka.session_timeout_ms)
         backoff = worker.retry_initial_s
         failing_since: float | None = None
         try:
@@ -153,6 +158,7 @@ class IngestLoop:
                 self.metrics.batch_ms.observe((time.perf_counter() - started) * 1000)
                 _best_effort(store.seal, "segments not sealed")
         finally:
+            fence.close()
             consumer.close(autocommit=False)
             producer.close(timeout=5)
             store.close()

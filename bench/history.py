@@ -1,7 +1,8 @@
 """The history checker, long form: `python bench/history.py --minutes 10 --json bench/results/history.json`.
 
-Starts its own broker, Milvus Lite and Triton (the local stack), runs racing writers, a nemesis (SIGKILL and
-SIGSTOP of workers) and a reader checking every read for as long as asked, then compares the index with the log.
+Starts its own durable broker, Milvus Lite and Triton (the local stack), runs racing writers, a nemesis (SIGKILL and
+SIGSTOP of workers, broker and Milvus killed and restarted) and a reader checking every read for as long as asked,
+then compares the index with the log.
 """
 
 from __future__ import annotations
@@ -33,14 +34,16 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:
         stack = LocalStack(Settings(kafka=KafkaSettings(session_timeout_ms=6000, heartbeat_interval_ms=2000),
-                                    local=LocalStackSettings(data_dir=Path(data)),
+                                    local=LocalStackSettings(data_dir=Path(data), durable_broker=True),
                                     worker=WorkerSettings(num_cpus=0.25)))
         stack.start()
         start_local_ray()
         try:
             ensure_topics(stack.settings.kafka)
-            report = History(stack.settings, seed=args.seed, docs=40, writers=4).run(args.minutes * 60,
-                                                                                      workers=args.workers)
+            restarts = {"broker": (stack.broker.kill, stack.broker.start),
+                        "milvus": (stack.milvus.kill, stack.milvus.start)}
+            report = History(stack.settings, seed=args.seed, docs=40, writers=4, restarts=restarts).run(
+                args.minutes * 60, workers=args.workers)
         finally:
             stop_local_ray()
             stack.stop()

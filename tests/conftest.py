@@ -45,6 +45,17 @@ def local_stack(tmp_path_factory) -> LocalStack:
     local.stop()
 
 
+@pytest.fixture(scope="module")
+def durable_stack(local_stack, tmp_path_factory) -> LocalStack:
+    """A durable broker and a Milvus server of the module's own, for tests that crash them; Triton is the session's."""
+    local = LocalStack(Settings(kafka=kafka_for_tests(), models=local_stack.settings.models, worker=TEST_WORKER,
+                                local=LocalStackSettings(data_dir=tmp_path_factory.mktemp("durable"),
+                                                         durable_broker=True)))
+    local.start()
+    yield local
+    local.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(local_stack) -> Settings:
     return local_stack.settings

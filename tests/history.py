@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ray
@@ -49,8 +50,11 @@ class Report:
 
 
 class History:
-    def __init__(self, settings: Settings, seed: int, docs: int = 12, writers: int = 3) -> None:
+    def __init__(self, settings: Settings, seed: int, docs: int = 12, writers: int = 3,
+                 restarts: dict[str, tuple[Callable[[], object], Callable[[], object]]] | None = None) -> None:
+        """``restarts``: name → (kill, start) of a component the nemesis may crash and bring back."""
         self.settings = settings
+        self.restarts = restarts or {}
         self.rng = random.Random(seed)
         self.docs = [f"h-{n}" for n in range(docs)]
         self.writers = writers
@@ -73,7 +77,12 @@ class History:
                     text = f"{doc} says {rng.randint(0, 10**9)}. " + " ".join(rng.choice(
                         ("river", "ledger", "kafka", "index", "ocean", "garden")) for _ in range(rng.randint(5, 60)))
                     event = DocumentEvent(op="upsert", tenant="acme", doc_id=doc, version=version, text=text)
-                producer.send(event).get(30)
+                try:
+                    producer.send(event).get(30)
+                except Exception:  # the broker is being restarted: unacknowledged, maybe in the log
+                    with self._lock:
+                        self.report.faults["unacknowledged write"] += 1
+                    continue
                 with self._lock:
                     self.report.writes += 1
                 time.sleep(rng.uniform(0.0, 0.05))
@@ -89,8 +98,12 @@ class History:
                     states = store.doc_states(keys) if store.client.has_collection(store.registry) else {}
                     rows = store.chunk_rows(("doc_id", "version"), 'tenant == "acme"') \
                         if store.client.has_collection(store.chunks) else []
-                except Exception:  # a read that failed is not an observation
-                    time.sleep(0.1)
+                except Exception:  # a read that failed is not an observation (Milvus restarting?)
+                    time.sleep(0.2)
+                    try:
+                        store.reload()
+                    except Exception:
+                        pass
                     continue
                 for key, state in states.items():
                     doc = key.split("/", 1)[1]
@@ -113,12 +126,20 @@ class History:
     def _nemesis(self, pool: WorkerPool, until: float, pause_s: float) -> None:
         while time.monotonic() < until - pause_s:
             self._stop.wait(self.rng.uniform(2, 6))
+            fault = self.rng.choice(["SIGKILL", "SIGSTOP", *self.restarts])
+            if fault in self.restarts:
+                kill, start = self.restarts[fault]
+                kill()
+                self._stop.wait(2)
+                start()
+                self.report.faults[f"{fault} restart"] += 1
+                continue
             actor = self.rng.choice(pool.actors)
             try:
                 pid = ray.get(actor.stats.remote(), timeout=30)["pid"]
             except Exception:
                 continue
-            if self.rng.random() < 0.5:
+            if fault == "SIGKILL":
                 os.kill(pid, signal.SIGKILL)  # Ray restarts the actor; it resumes from the group's commit
                 self.report.faults["SIGKILL"] += 1
             else:

@@ -20,9 +20,9 @@ import pytest
 import ray
 
 from infra.stack import LocalStack
-from ragstream.settings import LocalStackSettings, Settings
+from ragstream.settings import Settings
 from ragstream.topic_reader import TopicReader
-from tests.conftest import TEST_WORKER, isolate, kafka_for_tests
+from tests.conftest import isolate
 from tests.streams import (
     Stream,
     assert_index_matches,
@@ -40,14 +40,8 @@ ROWS: list[dict] = []
 
 
 @pytest.fixture(scope="module")
-def durable(local_stack, tmp_path_factory, request):
-    """A durable broker and a Milvus server of this module's own (they get crashed); Triton is the session's."""
-    local = LocalStack(Settings(kafka=kafka_for_tests(), models=local_stack.settings.models, worker=TEST_WORKER,
-                                local=LocalStackSettings(data_dir=tmp_path_factory.mktemp("durable"),
-                                                         durable_broker=True)))
-    local.start()
-    yield local
-    local.stop()
+def durable(durable_stack, request):
+    yield durable_stack
     _report(ROWS, request.config.pluginmanager.get_plugin("terminalreporter"))
 
 

@@ -11,6 +11,7 @@ the rest is applied. While the probe fails nothing is dead-lettered.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from ragstream.models.factory import BlockingModels
 from ragstream.settings import Settings
 from ragstream.telemetry.batch import BatchTrace
 from schemas.dead_letter import DeadLetterHeaders, FailureStage
-from schemas.events import DocumentEvent
+from schemas.events import DocId, DocumentEvent, TenantId
 from schemas.outcomes import IndexEvent, Outcome
 from workers.batching import bounded
 from workers.chunking import Chunker
@@ -42,6 +43,7 @@ from workers.routing import misrouted
 from workers.side_outputs import SideOutputs
 
 log = logging.getLogger("ragstream.ingest")
+_DOC_KEY = re.compile(TenantId.__metadata__[0].pattern.strip("^$") + "/" + DocId.__metadata__[0].pattern.strip("^$"))
 
 
 def _ms_to_dt(ms: int) -> datetime:
@@ -95,7 +97,7 @@ class IngestLoop:
         consumer.subscribe([kafka.documents_topic], listener=listener)
         fence = listener.fence = Fence(consumer, kafka.session_timeout_ms)
         backoff = worker.retry_initial_s
-        failing_since: float | None = None
+        unknown_since: float | None = None  # first unclassified failure of the batch now being retried
         try:
             while not self._stop.is_set():
                 polled = consumer.poll(timeout_ms=200, max_records=worker.batch_max_events)
@@ -111,44 +113,42 @@ class IngestLoop:
                 traced = BatchTrace(records, kafka.consumer_group, self.worker_id)
                 partitions = consumer.partitions_for_topic(kafka.documents_topic) if worker.check_partitioning \
                     else None
-                failing_for = time.monotonic() - failing_since if failing_since is not None else 0.0
                 try:
                     try:
                         self._handle(records, processor, outputs, traced, partitions, fence.check)
                     except Exception as error:
                         kind = classify(error)
-                        if kind is FailureKind.INFRA or (kind is FailureKind.UNKNOWN
-                                                         and failing_for < worker.poison_timeout_s):
+                        if kind is FailureKind.UNKNOWN:
+                            unknown_since = unknown_since if unknown_since is not None else time.monotonic()
+                        timed_out = kind is FailureKind.UNKNOWN and \
+                            time.monotonic() - unknown_since >= worker.poison_timeout_s
+                        if kind is not FailureKind.DATA and not timed_out:
                             raise
-                        log.warning("isolating the events of a failing batch (%s, failing for %.1f s)",
-                                    _describe(error), failing_for)
+                        log.warning("isolating the events of a failing batch (%s)", _describe(error))
                         self._handle(records, processor, outputs, traced, partitions, fence.check,
-                                     probe=lambda: _probe(store, embedder),
-                                     timed_out=failing_for >= worker.poison_timeout_s)
-                except Exception as error:  # infrastructure: rewind, back off, commit nothing
+                                     probe=lambda: _probe(store, embedder), timed_out=timed_out)
+                except Exception as error:  # infrastructure, or not isolated yet: rewind, back off, commit nothing
                     traced.end(error)
-                    failing_since = failing_since if failing_since is not None else time.monotonic()
                     self.stats.retries += 1
                     self.metrics.retries.inc()
                     self.stats.last_error = _describe(error)
                     self.stats.failed(names, self.stats.last_error)
                     self.metrics.observe_partitions(self.stats.partitions)
                     if isinstance(error, Fenced):  # late writes of this batch are made harmless
-                        _best_effort(lambda: store.repair({r.key.decode("utf-8", "replace") for r in records
-                                                           if r.key}), "documents not repaired")
+                        _best_effort(lambda: store.repair(_doc_keys(records)), "documents not repaired")
                     owned = consumer.assignment()
                     for tp, batch in polled.items():
                         if tp in owned:  # a partition lost in a rebalance is replayed by its new owner
                             consumer.seek(tp, batch[0].offset)
                     # never wait past the poison time-out: the batch is isolated on the first retry after it
-                    left = worker.poison_timeout_s - (time.monotonic() - failing_since)
-                    wait = min(backoff, left) if left > 0 else backoff
+                    left = worker.poison_timeout_s - (time.monotonic() - unknown_since) if unknown_since else backoff
+                    wait = min(backoff, max(left, 0.0))
                     log.warning("batch failed, retrying in %.1fs: %s", wait, self.stats.last_error)
                     self._stop.wait(wait)
                     backoff = min(backoff * 2, worker.retry_max_s)
                     _best_effort(store.reload, "collections not reloaded yet")  # a restarted Milvus
                     continue
-                backoff, failing_since = worker.retry_initial_s, None
+                backoff, unknown_since = worker.retry_initial_s, None
                 with traced.step("commit", **{"messaging.system": "kafka", "messaging.operation.type": "settle"}):
                     self._commit(consumer, polled)
                 traced.end()
@@ -268,6 +268,12 @@ class IngestLoop:
                      traced.headers(position))
         if outcome.freshness_ms is not None and outcome.outcome in (Outcome.INDEXED, Outcome.DELETED):
             self.metrics.freshness_ms.observe(outcome.freshness_ms)
+
+
+def _doc_keys(records: list[ConsumerRecord]) -> set[str]:
+    """The records' keys that can name a document (others are dead-lettered as misrouted anyway)."""
+    keys = {record.key.decode("utf-8", "replace") for record in records if record.key}
+    return {key for key in keys if _DOC_KEY.fullmatch(key)}
 
 
 def _describe(error: BaseException) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from dataclasses import replace
 
 import pytest
+from kafka.structs import TopicPartition
 from tritonclient.utils import InferenceServerException
 
 from infra.milvus_server import MilvusLiteServer
@@ -282,3 +284,47 @@ def test_six_megabyte_documents_with_8k_metadata_index_or_dead_letter_and_replay
         wait_for_outcomes(reader, sources, times=2, timeout_s=300)
         reader.close()
     assert_index_matches(settings, indexed)
+
+
+def test_outcomes_the_broker_refuses_commit_nothing_and_the_next_worker_delivers_every_one(poison_settings,
+                                                                                          monkeypatch):
+    settings = poison_settings
+    events = [upsert(f"side-{n}", tenant=("acme", "globex")[n % 2]) for n in range(12)]
+    bad = (raw("sink_00.json"), b"acme/poison")
+    sources = produce_all(settings, [*events[:6], bad, *events[6:]])
+    real = kafka_clients.producer
+    # every outcome and dead letter is larger than this producer may send: each send fails
+    monkeypatch.setattr("workers.ingest_loop.kafka_clients.producer",
+                        lambda kafka: real(kafka, max_request_size=300))
+    with LoopThread(settings, BlockingModels(settings.models)) as loop:
+        deadline = time.monotonic() + 30
+        while loop.stats.retries < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        failing = loop.stats.snapshot()
+    assert failing["retries"] >= 3 and "MessageSizeTooLarge" in failing["last_error"], failing
+    assert failing["batches"] == 0, "a batch whose outcomes were not delivered must not count as done"
+    assert dead_letters(settings, 0, timeout_s=2) == {}
+    consumer = kafka_clients.consumer(settings.kafka, group_id=settings.kafka.consumer_group)
+    try:
+        committed = [consumer.committed(TopicPartition(settings.kafka.documents_topic, p))
+                     for p in range(settings.kafka.partitions)]
+    finally:
+        consumer.close(autocommit=False)
+    assert all(offset in (None, 0) for offset in committed), committed
+
+    monkeypatch.setattr("workers.ingest_loop.kafka_clients.producer", real)
+    reader = TopicReader(settings.kafka, settings.kafka.index_events_topic)
+    try:
+        with LoopThread(settings, BlockingModels(settings.models)):
+            outcomes = wait_for_outcomes(reader, sources, timeout_s=60)
+        # applied by the failing worker already (not committed): the next one recognises them and reports them
+        kinds = Counter(o["outcome"] for o in outcomes)
+        assert kinds["dead_lettered"] == 1 and kinds["indexed"] + kinds["duplicate"] == len(events), kinds
+        assert len(dead_letters(settings, 1)) == 1
+        assert_index_matches(settings, Stream(items=events))
+        reset_group_to_start(settings)  # and a replay of the whole topic changes nothing
+        with LoopThread(settings, BlockingModels(settings.models)):
+            wait_for_outcomes(reader, sources, times=2, timeout_s=60)
+    finally:
+        reader.close()
+    assert_index_matches(settings, Stream(items=events))

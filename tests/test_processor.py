@@ -93,3 +93,36 @@ def test_sealing_after_seal_rows_or_when_idle_keeps_every_write(isolated):
         assert store.doc_state("t", "b").state == "deleted"
     finally:
         store.close()
+
+
+def test_a_winner_over_the_chunk_cap_gives_way_to_the_write_it_overtook(isolated, store):
+    from ragstream.settings import WorkerSettings
+
+    processor = BatchProcessor(Chunker(isolated.chunking), HashingEmbedder(), store,
+                               WorkerSettings(max_chunks_per_document=3))
+    v6, v7 = up(6, "Version six fits."), up(7, long_text(400))
+    results = processor.process([(0, v6), (1, v7)])
+    assert [(r.outcome, r.version) for r in results] == [(Outcome.INDEXED, 6), (Outcome.DEAD_LETTERED, 7)]
+    assert "the limit is 3" in results[1].reason and results[1].failed_stage.value == "chunk"
+    assert store.doc_state("t", "d").version == 6 and ids(store) == ["t/d/6/0"]
+
+
+def test_a_registry_moved_on_by_another_worker_makes_the_batch_plan_again(isolated, store):
+    from workers.failures import Fenced
+
+    processor = BatchProcessor(Chunker(isolated.chunking), HashingEmbedder(), store)
+    processor.process([(0, up(1, "First."))])
+    other = BatchProcessor(Chunker(isolated.chunking), HashingEmbedder(), store)
+    racing = True
+
+    def fence():  # the other worker writes version 5 while this batch is between its reads and its writes
+        nonlocal racing
+        if racing:
+            racing = False
+            other.process([(0, up(5, "Written by the other worker."))])
+
+    with pytest.raises(Fenced, match="changed in the registry"):
+        processor.process([(0, up(2, "Second."))], fence=fence)
+    assert store.doc_state("t", "d").version == 5  # not overwritten with 2
+    assert processor.process([(0, up(2, "Second."))])[0].outcome is Outcome.IGNORED_STALE
+    assert ids(store) == ["t/d/5/0"]

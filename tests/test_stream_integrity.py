@@ -208,3 +208,36 @@ def test_the_event_log_or_the_index_down_is_a_503_with_retry_after():
                   MilvusException(2, "Fail connecting to server on 127.0.0.1:19530")):
         mapped = from_exception(error, retry_after_s=2)
         assert mapped.status == 503 and mapped.headers == {"Retry-After": "2"}, mapped.message
+
+
+def test_document_ids_with_at_signs_can_be_named_in_the_header():
+    from services.api.documents import parse_min_versions
+
+    parsed = parse_min_versions("user@example.com=3, notes@1042, a@b@7")
+    assert [(m.doc_id, m.version, m.offset) for m in parsed] == [
+        ("user@example.com", 3, None), ("notes", None, 1042), ("a@b", None, 7)]
+
+
+def test_a_fence_notices_a_pause_before_its_watchdog_ticks():
+    import time as clock
+    from types import SimpleNamespace
+
+    from workers.failures import Fenced
+    from workers.fencing import Fence
+
+    heartbeat = SimpleNamespace(last_receive=clock.monotonic(), last_reset=clock.monotonic())
+    coordinator = SimpleNamespace(heartbeat=heartbeat, generation_if_stable=lambda: 1, rejoin_needed=False,
+                                  request_rejoin=lambda: setattr(coordinator, "rejoin_needed", True))
+    fence = Fence(SimpleNamespace(_coordinator=coordinator), session_timeout_ms=1000)
+    try:
+        fence.check()
+        fence._last_tick -= 5  # as after SIGCONT: the watchdog has not run since the process was frozen
+        heartbeat.last_receive = clock.monotonic()  # and the heartbeat thread already got an answer
+        with pytest.raises(Fenced, match="stood still"):
+            fence.check()
+        assert coordinator.rejoin_needed
+        fence.assigned()
+        coordinator.rejoin_needed = False
+        fence.check()
+    finally:
+        fence.close()

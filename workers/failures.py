@@ -12,6 +12,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from enum import StrEnum
 
+from kafka.errors import KafkaError
+
 from schemas.dead_letter import FailureStage
 
 # Fragments of sink and model messages that describe the record, never the service (found by sending the record).
@@ -23,7 +25,8 @@ _DATA_MESSAGES = (
 # Messages that mean the service is unreachable or overloaded, whatever the exception class.
 _INFRA_MESSAGES = (
     "unavailable", "connect", "connection", "deadline", "timed out", "timeout", "overload", "resource exhausted",
-    "resource_exhausted", "too many", "shutting down", "not loaded", "released", "circuit",
+    "resource_exhausted", "too many", "shutting down", "not loaded", "released", "circuit", "quota",
+    "rate limit", "deny to write", "memory",
 )
 
 
@@ -63,7 +66,7 @@ def stage(name: FailureStage):
 def classify(error: BaseException) -> FailureKind:
     """DATA only when the error is about the record's content, INFRA when it names an outage, else UNKNOWN."""
     cause = error.error if isinstance(error, StageFailure) else error
-    if isinstance(cause, (ConnectionError, TimeoutError, Fenced)):
+    if isinstance(cause, (ConnectionError, TimeoutError, Fenced, KafkaError)):  # a failed send included
         return FailureKind.INFRA
     if isinstance(cause, (UnicodeError, OverflowError)):
         return FailureKind.DATA

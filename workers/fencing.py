@@ -30,24 +30,27 @@ class Fence:
         self._coordinator = consumer._coordinator  # kafka-python keeps the group state here (no public accessor)
         self._limit_s = session_timeout_ms / 1000 * TRUST
         self._longest_gap_s = 0.0
+        self._last_tick = time.monotonic()
         self._closed = threading.Event()
         threading.Thread(target=self._watch, name="fence-watchdog", daemon=True).start()
 
     def _watch(self) -> None:
-        last = time.monotonic()
         while not self._closed.wait(TICK_S):
             now = time.monotonic()
-            self._longest_gap_s = max(self._longest_gap_s, now - last)
-            last = now
+            self._longest_gap_s = max(self._longest_gap_s, now - self._last_tick)
+            self._last_tick = now
 
     def assigned(self) -> None:
         """A fresh assignment: whatever paused this process before it no longer matters."""
         self._longest_gap_s = 0.0
+        self._last_tick = time.monotonic()
 
     def check(self) -> None:
-        if self._longest_gap_s > self._limit_s:
+        # also the gap still open: just after a thaw the watchdog may not have ticked yet
+        gap = max(self._longest_gap_s, time.monotonic() - self._last_tick)
+        if gap > self._limit_s:
             self._coordinator.request_rejoin()
-            raise Fenced(f"this process stood still for {self._longest_gap_s:.1f} s since its partitions were "
+            raise Fenced(f"this process stood still for {gap:.1f} s since its partitions were "
                          "assigned: it may have lost its partitions; rejoining the group")
         heartbeat = self._coordinator.heartbeat
         silent = time.monotonic() - max(heartbeat.last_receive, heartbeat.last_reset)

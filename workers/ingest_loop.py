@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from kafka import ConsumerRebalanceListener
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from ragstream import kafka_clients
@@ -118,9 +118,8 @@ class IngestLoop:
                         self._handle(records, processor, outputs, traced, partitions, fence.check)
                     except Exception as error:
                         kind = classify(error)
-                        if kind is FailureKind.UNKNOWN:
-                            unknown_since = unknown_since if unknown_since is not None else time.monotonic()
-                        timed_out = kind is FailureKind.UNKNOWN and \
+                        unknown_since = _unknown_since(kind, unknown_since)
+                        timed_out = unknown_since is not None and \
                             time.monotonic() - unknown_since >= worker.poison_timeout_s
                         if kind is not FailureKind.DATA and not timed_out:
                             raise
@@ -128,6 +127,7 @@ class IngestLoop:
                         self._handle(records, processor, outputs, traced, partitions, fence.check,
                                      probe=lambda: _probe(store, embedder), timed_out=timed_out)
                 except Exception as error:  # infrastructure, or not isolated yet: rewind, back off, commit nothing
+                    unknown_since = _unknown_since(classify(error), unknown_since)
                     traced.end(error)
                     self.stats.retries += 1
                     self.metrics.retries.inc()
@@ -142,7 +142,7 @@ class IngestLoop:
                             consumer.seek(tp, batch[0].offset)
                     # never wait past the poison time-out: the batch is isolated on the first retry after it
                     left = worker.poison_timeout_s - (time.monotonic() - unknown_since) if unknown_since else backoff
-                    wait = min(backoff, max(left, 0.0))
+                    wait = min(backoff, left) if left > 0 else backoff
                     log.warning("batch failed, retrying in %.1fs: %s", wait, self.stats.last_error)
                     self._stop.wait(wait)
                     backoff = min(backoff * 2, worker.retry_max_s)
@@ -175,7 +175,7 @@ class IngestLoop:
         offsets = {tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1) for tp, batch in polled.items()}
         try:
             consumer.commit(offsets)
-        except CommitFailedError as error:
+        except KafkaError as error:  # CommitFailedError after a rebalance; a coordinator time-out
             # The partitions moved to another worker, which replays from the last commit: idempotent writes
             # make that safe, so this is only worth a count and a line in the log.
             self.stats.commit_failures += 1
@@ -270,6 +270,16 @@ class IngestLoop:
             self.metrics.freshness_ms.observe(outcome.freshness_ms)
 
 
+def _unknown_since(kind: FailureKind, since: float | None) -> float | None:
+    """When unclassified failures began: an outage in between starts the clock again, so time spent in an outage
+    never counts toward dead-lettering anything."""
+    if kind is FailureKind.INFRA:
+        return None
+    if kind is FailureKind.UNKNOWN and since is None:
+        return time.monotonic()
+    return since
+
+
 def _doc_keys(records: list[ConsumerRecord]) -> set[str]:
     """The records' keys that can name a document (others are dead-lettered as misrouted anyway)."""
     keys = {record.key.decode("utf-8", "replace") for record in records if record.key}
@@ -281,8 +291,8 @@ def _describe(error: BaseException) -> str:
 
 
 def _probe(store: IndexStore, embedder: Embedder) -> None:
-    """Milvus answers and the embedder embeds: a record that still fails is the record's fault."""
-    store.client.list_collections()
+    """Milvus reads and writes and the embedder embeds: a record that still fails is the record's fault."""
+    store.probe_write()
     embedder.embed(["ragstream health probe"])
 
 

@@ -25,8 +25,8 @@ from schemas.dead_letter import FailureStage
 from schemas.events import DocumentEvent
 from schemas.outcomes import Outcome
 from workers.chunking import Chunker, ChunkingError
-from workers.failures import stage
-from workers.planner import Action, plan_batch
+from workers.failures import Fenced, stage
+from workers.planner import Action, BatchPlan, plan_batch
 
 
 @dataclass(frozen=True)
@@ -77,29 +77,9 @@ class BatchProcessor:
         everything = [position for position, _ in events]
         with step("milvus read versions", everything, **{"db.system": "milvus", "db.operation.name": "query"}):
             states = self.store.doc_states(event.key for _, event in events)
-        plan = plan_batch(events, states, sources)
+        plan, upserts, deletes, refused = self._plan(events, states, sources, step)
         results = [EventResult(pos, outcome, reason=reason, version=plan.versions.get(pos))
-                   for pos, (outcome, reason) in plan.settled.items()]
-
-        upserts: list[tuple[Action, list[Chunk]]] = []
-        deletes: list[Action] = []
-        for action in plan.actions:
-            if action.kind == "delete":
-                deletes.append(action)
-                continue
-            try:
-                with step("chunk", [action.position]) as span:
-                    doc_chunks = self.chunker.split(action.event)
-                    if span:
-                        span.set_attribute("ragstream.chunk_count", len(doc_chunks))
-                cap = self.limits.max_chunks_per_document
-                if len(doc_chunks) > cap:
-                    raise ChunkingError(f"the text splits into {len(doc_chunks)} chunks; the limit is {cap} "
-                                        "(RAGSTREAM_WORKER__MAX_CHUNKS_PER_DOCUMENT): split the document")
-                upserts.append((action, doc_chunks))
-            except ChunkingError as error:
-                results.append(EventResult(action.position, Outcome.DEAD_LETTERED, reason=str(error),
-                                           failed_stage=FailureStage.CHUNK, version=action.event.version))
+                   for pos, (outcome, reason) in plan.settled.items()] + refused
 
         chunks = [chunk for _, doc_chunks in upserts for chunk in doc_chunks]
         upserted = [action.position for action, _ in upserts]
@@ -134,6 +114,43 @@ class BatchProcessor:
                                        version=action.event.version))
         return sorted(results, key=lambda r: r.position)
 
+    def _plan(self, events: list[tuple[int, DocumentEvent]], states: dict[str, DocState],
+              sources: dict[int, LogMark] | None, step) -> tuple[BatchPlan, list[tuple[Action, list[Chunk]]],
+                                                                list[Action], list[EventResult]]:
+        """The plan and the winners' chunks. A winner that cannot be chunked is dead-lettered and its document
+        planned again without it, so the write it overtook is applied instead of being lost."""
+        refused: dict[int, EventResult] = {}
+        chunked: dict[int, list[Chunk]] = {}
+        while True:
+            plan = plan_batch([item for item in events if item[0] not in refused], states, sources)
+            upserts, deletes, again = [], [], False
+            for action in plan.actions:
+                if action.kind == "delete":
+                    deletes.append(action)
+                    continue
+                try:
+                    if action.position not in chunked:
+                        chunked[action.position] = self._chunk(action, step)
+                    upserts.append((action, chunked[action.position]))
+                except ChunkingError as error:
+                    refused[action.position] = EventResult(action.position, Outcome.DEAD_LETTERED, reason=str(error),
+                                                           failed_stage=FailureStage.CHUNK,
+                                                           version=action.event.version)
+                    again = True
+            if not again:
+                return plan, upserts, deletes, list(refused.values())
+
+    def _chunk(self, action: Action, step) -> list[Chunk]:
+        with step("chunk", [action.position]) as span:
+            doc_chunks = self.chunker.split(action.event)
+            if span:
+                span.set_attribute("ragstream.chunk_count", len(doc_chunks))
+        cap = self.limits.max_chunks_per_document
+        if len(doc_chunks) > cap:
+            raise ChunkingError(f"the text splits into {len(doc_chunks)} chunks; the limit is {cap} "
+                                "(RAGSTREAM_WORKER__MAX_CHUNKS_PER_DOCUMENT): split the document")
+        return doc_chunks
+
     def _record(self, applied: list[tuple[Action, int, str]], states: dict[str, DocState],
                 marks: dict[str, LogMark], now_ms: int) -> None:
         """New states of the applied documents, and the advanced log marks of documents whose events changed
@@ -145,7 +162,10 @@ class BatchProcessor:
         for key, mark in marks.items():
             if key not in rows and key in states and states[key].mark() != mark:
                 rows[key] = states[key]
-        # a document another worker moved on since this batch read the registry is left as that worker wrote it
+        # another worker moved a document on since this batch read the registry (a worker that lost its partition
+        # and has not noticed yet): plan the batch again against what it wrote (the log marks make that safe)
         now = self.store.doc_states(rows) if rows else {}
-        moved = {key for key, state in now.items() if key not in states or state != states[key]}
-        self.store.record_states([state.marked(marks.get(key)) for key, state in rows.items() if key not in moved])
+        moved = sorted(key for key, state in now.items() if key not in states or state != states[key])
+        if moved:
+            raise Fenced(f"{', '.join(moved[:3])} changed in the registry while this batch ran: planning it again")
+        self.store.record_states([state.marked(marks.get(key)) for key, state in rows.items()])

@@ -37,6 +37,8 @@ class SideOutputs:
     def dead_letter(self, topic: str, record: ConsumerRecord, headers: DeadLetterHeaders) -> None:
         value = record.value or b""
         source = clean_headers(record.headers)
+        if sum(len(k) + len(v) for k, v in source) > self.max_value // 2:  # headers alone could not be sent
+            source = [("ragstream.dlq.headers_dropped", str(len(source)).encode())]
         room = self.max_value - len(record.key or b"") - sum(len(k) + len(v) for k, v in source)
         if len(value) > room:
             headers = headers.model_copy(update={"value_truncated_from": len(value),

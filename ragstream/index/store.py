@@ -47,6 +47,7 @@ class StaleChunks:
         return doc + ")"
 
 
+PROBE_TENANT = "_probe"
 RELEASED = 101  # Milvus: the collection is not loaded (e.g. after a server restart)
 
 
@@ -101,6 +102,14 @@ class IndexStore:
     def record_states(self, states: Sequence[DocState]) -> None:
         if states:
             self.client.upsert(self.registry, [s.row() for s in states])
+
+    def probe_write(self) -> None:
+        """Writes and removes a registry row no real document can have (its tenant breaks the tenant rule): proof
+        that Milvus accepts writes, not only that it answers."""
+        probe = DocState(tenant=PROBE_TENANT, doc_id="probe", version=0, state="deleted", content_hash="",
+                         chunk_count=0, event_time_ms=0, indexed_time_ms=0)
+        self.record_states([probe])
+        self.client.delete(self.registry, filter=f"key == {quote(probe.key)}")
 
     def repair(self, keys: Iterable[str]) -> None:
         """Removes, for each document, chunks older than the version the registry holds: what a late write of a

@@ -21,7 +21,7 @@ from services.api.errors import ApiError, unavailable
 MIN_VERSION_HEADER = "x-ragstream-min-version"
 PRODUCE_TIMEOUT_S = 10
 MAX_MIN_VERSIONS = 32  # as in the body's min_versions
-_PAIR = re.compile(r"^\s*(?P<doc_id>[^=@\s]+)\s*(?:=\s*(?P<version>\d{1,19})|@\s*(?P<offset>\d{1,19}))\s*$")
+_PAIR = re.compile(r"^\s*(?P<doc_id>[^=\s]+?)\s*(?:=\s*(?P<version>\d{1,19})|@\s*(?P<offset>\d{1,19}))\s*$")
 _MIN_VERSIONS = TypeAdapter(list[MinVersion])
 
 

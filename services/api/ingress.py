@@ -147,8 +147,9 @@ class Ingress:
             return await run.completion()
 
     @api.post("/v1/retrieve", tags=["retrieval"])
-    async def retrieve(self, body: RetrieveRequest, tenant: Tenant) -> RetrieveResponse:
-        await self.documents.wait_for(tenant, body.min_versions)
+    async def retrieve(self, body: RetrieveRequest, request: Request, tenant: Tenant) -> RetrieveResponse:
+        await self.documents.wait_for(tenant, [*body.min_versions,
+                                               *parse_min_versions(request.headers.get(MIN_VERSION_HEADER))])
         async with self._stages():
             found = await self.pipeline.retrieve(
                 tenant, [ChatMessage(role="user", content=body.query)], query_filter=body.filters,

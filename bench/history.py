@@ -1,8 +1,8 @@
 """The history checker, long form: `python bench/history.py --minutes 10 --json bench/results/history.json`.
 
-Starts its own durable broker, Milvus Lite and Triton (the local stack), runs racing writers, a nemesis (SIGKILL and
-SIGSTOP of workers; with --restarts also the broker and Milvus killed and restarted) and a reader checking every read for as long as asked,
-then compares the index with the log.
+Starts its own durable broker, Milvus Lite and Triton (the local stack), runs racing writers, a nemesis (SIGKILL
+and SIGSTOP of workers; with --restarts also the broker and Milvus killed and restarted) and a reader checking
+every read for as long as asked, then compares the index with the log.
 """
 
 from __future__ import annotations

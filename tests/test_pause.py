@@ -48,7 +48,8 @@ class IndexWatcher:
         while not self._stop.is_set():
             try:
                 states = self.store.doc_states(f"{t}/{d}" for t, d in self.keys)
-                chunks = self.store.chunk_rows(("doc_id", "version"), "tenant == \"acme\"")
+                chunks = self.store.client.query(self.store.chunks, filter='tenant == "acme"', limit=16_384,
+                                                 output_fields=["doc_id", "version"])
             except Exception:  # Milvus busy: skip this read
                 continue
             for key, state in states.items():

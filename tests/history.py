@@ -4,8 +4,7 @@ application of the log. Shared by the short form in the tests and the long form 
 
 Writers send explicit versions (newer, equal, older), deletes and server-ordered (versionless) writes of a few
 documents from several threads, so one document's writes race and the broker decides their order. The reader reads
-what ``GET /v1/documents`` and ``/v1/retrieve`` read (the registry and the chunk collection) and records a
-violation whenever a document's version goes down or a chunk older than an already reported version is seen.
+what ``GET /v1/documents`` and ``/v1/retrieve`` read and checks every read (``tests/monotonic.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from ragstream.producer import DocumentProducer
 from ragstream.settings import Settings
 from ragstream.topic_reader import TopicReader
 from schemas.events import DocumentEvent
+from tests.monotonic import MonotonicReader
 from workers.actor import WorkerPool
 from workers.chunking import Chunker
 from workers.codec import decode
@@ -42,11 +42,13 @@ class Report:
     stale: int = 0
     wrong_text: int = 0
     duplicated: int = 0
+    raw_stale: int = 0  # chunks older than the registry in the raw collection: what reads must not show
+
 
     def row(self) -> dict:
         return {"writes": self.writes, "reads": self.reads, "faults": dict(self.faults),
                 "violations": len(self.violations), "lost": self.lost, "stale": self.stale,
-                "wrong_text": self.wrong_text, "duplicated": self.duplicated}
+                "wrong_text": self.wrong_text, "duplicated": self.duplicated, "raw_stale": self.raw_stale}
 
 
 class History:
@@ -60,7 +62,6 @@ class History:
         self.writers = writers
         self.report = Report()
         self._stop = threading.Event()
-        self._floor: dict[str, int] = {}
         self._lock = threading.Lock()
 
     # -- writers -------------------------------------------------------------------------------------------------
@@ -86,42 +87,6 @@ class History:
                 with self._lock:
                     self.report.writes += 1
                 time.sleep(rng.uniform(0.0, 0.05))
-
-    # -- reader --------------------------------------------------------------------------------------------------
-
-    def _read(self) -> None:
-        store = IndexStore(self.settings.milvus, self.settings.models.embedder.dimension)
-        keys = [f"acme/{d}" for d in self.docs]
-        try:
-            while not self._stop.is_set():
-                try:
-                    states = store.doc_states(keys) if store.client.has_collection(store.registry) else {}
-                    # one query, as a search reads (Milvus Lite's paging iterator cannot pin a snapshot)
-                    rows = store.client.query(store.chunks, filter='tenant == "acme"', limit=16_384,
-                                              output_fields=["doc_id", "version"]) \
-                        if store.client.has_collection(store.chunks) else []
-                except Exception:  # a read that failed is not an observation (Milvus restarting?)
-                    time.sleep(0.2)
-                    try:
-                        store.reload()
-                    except Exception:
-                        pass
-                    continue
-                for key, state in states.items():
-                    doc = key.split("/", 1)[1]
-                    if state.version < self._floor.get(doc, -1):
-                        self.report.violations.append(f"{doc}: version {state.version} read after "
-                                                      f"{self._floor[doc]}")
-                    self._floor[doc] = max(self._floor.get(doc, -1), state.version)
-                for row in rows:
-                    floor = self._floor.get(row["doc_id"])
-                    if floor is not None and row["version"] < floor:
-                        self.report.violations.append(f"{row['doc_id']}: a chunk of version {row['version']} "
-                                                      f"read after version {floor}")
-                self.report.reads += 1
-                time.sleep(0.05)
-        finally:
-            store.close()
 
     # -- nemesis -------------------------------------------------------------------------------------------------
 
@@ -161,18 +126,19 @@ class History:
         threads = [threading.Thread(target=self._write, args=(self.rng.randint(0, 2**31), until))
                    for _ in range(self.writers)]
         threads.append(threading.Thread(target=self._nemesis, args=(pool, until, pause_s)))
-        reader = threading.Thread(target=self._read)
+        reader = MonotonicReader(self.settings, "acme", self.docs)
         try:
-            reader.start()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            self._settle()
+            with reader:
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                self._settle()
         finally:
             self._stop.set()
-            reader.join(30)
             pool.stop()
+        self.report.reads, self.report.raw_stale = reader.reads, reader.raw_stale
+        self.report.violations = reader.violations
         self._compare()
         return self.report
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 
 import pytest
@@ -17,6 +16,7 @@ from ragstream.index.store import IndexStore
 from ragstream.producer import DocumentProducer
 from ragstream.topic_reader import TopicReader
 from schemas.events import DocumentEvent
+from tests.monotonic import MonotonicReader
 from tests.streams import Stream, assert_index_matches, paragraph, wait_for_outcomes
 from workers.actor import WorkerPool
 from workers.routing import default_partition
@@ -26,53 +26,6 @@ pytestmark = pytest.mark.stack
 
 def actor_stats(actor, timeout_s: float = 10) -> dict:
     return ray.get(actor.stats.remote(), timeout=timeout_s)
-
-
-class IndexWatcher:
-    """Polls the registry and the chunks of the watched documents and checks every read against the reads before
-    it: a document's version never goes down, and once a version is reported, no older chunk is seen again."""
-
-    def __init__(self, settings, keys: list[tuple[str, str]]) -> None:
-        self.store = IndexStore(settings.milvus, settings.models.embedder.dimension)
-        self.keys = keys
-        self.floor: dict[str, int] = {}  # doc → newest version the registry reported
-        self.violations: list[str] = []
-        self.reads = 0
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import random
-
-        rng = random.Random(5)
-        while not self._stop.is_set():
-            try:
-                states = self.store.doc_states(f"{t}/{d}" for t, d in self.keys)
-                chunks = self.store.client.query(self.store.chunks, filter='tenant == "acme"', limit=16_384,
-                                                 output_fields=["doc_id", "version"])
-            except Exception:  # Milvus busy: skip this read
-                continue
-            for key, state in states.items():
-                doc = key.split("/", 1)[1]
-                if state.version < self.floor.get(doc, -1):
-                    self.violations.append(f"{doc}: registry went back to {state.version} after {self.floor[doc]}")
-                self.floor[doc] = max(self.floor.get(doc, -1), state.version)
-            for row in chunks:  # chunks read after the registry reported a newer version (or a delete)
-                floor = self.floor.get(row["doc_id"])
-                if floor is not None and row["version"] < floor:
-                    self.violations.append(f"{row['doc_id']}: chunk of version {row['version']} seen after "
-                                           f"version {floor} was reported")
-            self.reads += 1
-            self._stop.wait(rng.uniform(0.05, 0.2))
-
-    def __enter__(self) -> IndexWatcher:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self.thread.join(30)
-        self.store.close()
 
 
 def test_a_worker_frozen_past_the_session_timeout_cannot_write_over_the_new_owner(isolated):
@@ -97,7 +50,7 @@ def test_a_worker_frozen_past_the_session_timeout_cannot_write_over_the_new_owne
         v2 = [DocumentEvent(op="upsert", tenant="acme", doc_id=d, version=2, text=f"Version two of {d}.")
               for d in docs[::2]]
         gone = [DocumentEvent(op="delete", tenant="acme", doc_id=d, version=2) for d in docs[1::2]]
-        with IndexWatcher(settings, [("acme", d) for d in docs]) as watcher, \
+        with MonotonicReader(settings, "acme", docs, pause_s=(0.05, 0.2)) as watcher, \
                 DocumentProducer(settings.kafka) as producer:
             sources = [(m.partition, m.offset) for m in (producer.send(e).get(30) for e in v1)]
             time.sleep(1.0)  # the owner has polled the batch and is embedding it

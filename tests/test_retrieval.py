@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from ragstream.index.store import IndexStore
+from ragstream.index.records import Chunk
+from ragstream.index.store import IndexStore, StaleChunks
 from ragstream.models.client import Priority
 from ragstream.models.factory import BlockingModels
 from ragstream.models.triton_client import TritonModelClient
@@ -95,3 +96,26 @@ def test_several_queries_fuse_and_feedback_keeps_the_best_hit(corpus):
     fused, prf = asyncio.run(run())
     assert set(fused[:2]) == {"acme-vacation", "acme-router"}
     assert prf[0] == "acme-vacation" and all(d.startswith("acme-") for d in prf)
+
+
+def test_searches_never_show_a_chunk_the_registry_has_moved_past(corpus):
+    """What Milvus Lite shows while a flush runs (deleted rows) and what a fenced worker's late write leaves (an
+    older version) stays in the raw collection for a moment; the registry, written last, hides it from searches."""
+    settings, store = corpus
+    embedder = BlockingModels(settings.models)
+    try:
+        [vector] = embedder.embed(["parking in the north garage"])
+    finally:
+        embedder.close()
+    stale = Chunk(tenant="acme", doc_id="acme-parking", version=0, chunk_no=0, title="Parking",
+                  text="Visitors park in the south garage.", content="Visitors park in the south garage.",
+                  metadata={}, event_time_ms=0)
+    store.upsert_chunks([stale], [vector])
+    try:
+        assert stale.id in {row["id"] for row in store.chunk_rows(("id",))}
+        for hits in (store.search_dense(vector, "acme", limit=20), store.search_bm25("south garage", "acme")):
+            assert hits and {(h["doc_id"], h["version"]) for h in hits if h["doc_id"] == "acme-parking"} == {
+                ("acme-parking", 1)}
+    finally:
+        store.delete_chunks([StaleChunks("acme", "acme-parking", keep_version=1, keep_count=1)])
+    assert search(corpus, "Where do visitors park?")[0] == "acme-parking"

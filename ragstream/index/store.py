@@ -18,6 +18,7 @@ from ragstream.index.records import Chunk, DocState, doc_key
 from ragstream.settings import MilvusSettings
 from schemas.filters import QueryFilter
 
+CURRENCY_FIELDS = ("doc_id", "version", "chunk_no")  # what ``current`` compares with the registry
 FILTER_GROUP = 64  # documents per OR'ed delete expression, to keep expressions short
 # pymilvus pings every 10 s even on idle connections; gRPC servers with the default ping policy (Milvus Lite's)
 # answer that with GOAWAY "too many pings". Ping only while calls are in flight, and less often.
@@ -175,12 +176,27 @@ class IndexStore:
         for name in (self.chunks, self.registry):
             self.client.load_collection(name)
 
+    def current(self, tenant: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows the registry has not moved past. The registry is written last, so it decides what a read may
+        show: Milvus Lite lets a query see deleted rows for as long as a flush runs, and a late write of a worker
+        that lost its partition may land an older version before repair removes it. A version newer than the
+        registry's is a write in progress and is shown."""
+        states = self.doc_states(doc_key(tenant, row["doc_id"]) for row in rows)
+
+        def live(row: dict[str, Any]) -> bool:
+            state = states.get(doc_key(tenant, row["doc_id"]))
+            return state is None or row["version"] > state.version or (
+                row["version"] == state.version and state.state == "indexed" and row["chunk_no"] < state.chunk_count)
+
+        return [row for row in rows if live(row)]
+
     def _search(self, data, field: str, metric: str, tenant: str, limit: int, fields: Sequence[str],
                 query_filter: QueryFilter | None) -> list[dict[str, Any]]:
         def search() -> list:
             return self.client.search(self.chunks, data=[data], anns_field=field, limit=limit,
                                       search_params={"metric_type": metric},
-                                      filter=expression(tenant, query_filter), output_fields=list(fields))
+                                      filter=expression(tenant, query_filter),
+                                      output_fields=sorted({*fields, *CURRENCY_FIELDS}))
 
         try:
             hits = search()
@@ -190,8 +206,8 @@ class IndexStore:
             self.reload()
             hits = search()
         # Milvus Lite returns BM25 scores negated (best first); a Milvus cluster returns them positive.
-        return [{"id": h["id"], "score": abs(h["distance"]) if metric == "BM25" else h["distance"], **h["entity"]}
-                for h in hits[0]]
+        return self.current(tenant, [{"id": h["id"], "score": abs(h["distance"]) if metric == "BM25" else h["distance"],
+                                      **h["entity"]} for h in hits[0]])
 
     def search_dense(self, vector: Sequence[float], tenant: str, limit: int = 10,
                      fields: Sequence[str] = ("doc_id", "version", "chunk_no"),

@@ -85,6 +85,13 @@ class LoopThread:
         assert not self.thread.is_alive() and self.error is None, self.error
 
 
+class Latin1Name(str):
+    """A header name written as Latin-1, as a librdkafka or hand-built producer can (kafka-python cannot parse it)."""
+
+    def encode(self, *args, **kwargs) -> bytes:
+        return str(self).encode("latin-1")
+
+
 def upsert(doc_id: str, version: int = 1, text: str | None = None, tenant: str = "acme", **fields) -> DocumentEvent:
     return DocumentEvent(op="upsert", tenant=tenant, doc_id=doc_id, version=version,
                          text=text or f"Document {doc_id} version {version} talks about rivers and ledgers.", **fields)
@@ -102,7 +109,8 @@ def poison_settings(isolated):
 
 
 def produce_all(settings, items) -> list[tuple[int, int]]:
-    """items: events (keyed properly), (raw bytes, key) pairs, or (event, key, partition) triples."""
+    """items: events (keyed properly), (raw bytes, key) pairs, (event, key, partition) triples, or (event, key,
+    partition, headers) for headers no well-behaved producer sends."""
     # a producer allowed larger requests than the worker's (1 MiB): its dead-letter copies must be cut
     with DocumentProducer(settings.kafka, max_request_size=4 * 2**20) as producer:
         plain = kafka_clients.producer(settings.kafka)
@@ -113,9 +121,9 @@ def produce_all(settings, items) -> list[tuple[int, int]]:
             elif len(item) == 2:
                 futures.append(producer.send_raw(item[0], key=item[1]))
             else:
-                event, key, partition = item
+                event, key, partition, *headers = item
                 futures.append(plain.send(settings.kafka.documents_topic, key=key, value=event.to_bytes(),
-                                          partition=partition))
+                                          partition=partition, headers=headers[0] if headers else None))
         producer.flush()
         plain.flush()
         sources = [(m.partition, m.offset) for m in (f.get(30) for f in futures)]
@@ -154,6 +162,7 @@ def test_a_stream_with_a_dozen_kinds_of_poison_indexes_the_rest_and_dead_letters
     misrouted = upsert("misrouted")
     wrong_partition = upsert("wrong-partition")
     right = default_partition(wrong_partition.key.encode(), partitions)
+    bad_header = upsert("bad-header")
     long_text = " ".join(f"Sentence {n} of a document that is far too long for the chunk cap." for n in range(900))
     poison = {  # label → (item to produce, stage, reason fragment)
         "int 2**64": ((raw("sink_00.json"), b"acme/poison"), "validate", "outside the signed 64-bit range"),
@@ -166,6 +175,8 @@ def test_a_stream_with_a_dozen_kinds_of_poison_indexes_the_rest_and_dead_letters
         "wrong key": ((misrouted.to_bytes(), b"acme/someone-else"), "route", "murmur2_random"),
         "wrong partition": ((wrong_partition, wrong_partition.key.encode(), (right + 1) % partitions), "route",
                             f"partition {right} of {partitions}"),
+        "header name not UTF-8": ((bad_header, bad_header.key.encode(), None, [(Latin1Name("größe"), b"1")]),
+                                  "decode", "cannot parse this record"),
         "too many chunks": (upsert("huge", text=long_text), "chunk", "the limit is 12"),
         "model guard": (upsert("doc-2", version=2, text=f"A new version the guard refuses: {EMBED_MARK}."),
                         "embed", "input rejected by the model's guard"),

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from kafka import ConsumerRebalanceListener
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
+from kafka.errors import CorruptRecordError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from ragstream import kafka_clients
@@ -41,6 +41,7 @@ from workers.metrics import IngestMetrics
 from workers.processor import BatchProcessor, EventResult
 from workers.routing import misrouted
 from workers.side_outputs import SideOutputs
+from workers.unreadable import UnreadableRecord, skip_unreadable
 
 log = logging.getLogger("ragstream.ingest")
 _DOC_KEY = re.compile(TenantId.__metadata__[0].pattern.strip("^$") + "/" + DocId.__metadata__[0].pattern.strip("^$"))
@@ -100,7 +101,10 @@ class IngestLoop:
         unknown_since: float | None = None  # first unclassified failure of the batch now being retried
         try:
             while not self._stop.is_set():
-                polled = consumer.poll(timeout_ms=200, max_records=worker.batch_max_events)
+                try:
+                    polled = consumer.poll(timeout_ms=200, max_records=worker.batch_max_events)
+                except CorruptRecordError as error:
+                    polled = skip_unreadable(consumer, error)
                 self.stats.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in consumer.assignment())
                 self._observe_lag(consumer)
                 polled = bounded(consumer, polled, worker.max_batch_bytes)
@@ -182,6 +186,8 @@ class IngestLoop:
             log.info("commit after rebalance failed (records will be replayed): %s", error)
 
     def _decode(self, record: ConsumerRecord, partitions: set[int] | None) -> DocumentEvent | Rejected:
+        if isinstance(record, UnreadableRecord):
+            return Rejected(FailureStage.DECODE, record.reason)
         item = decode(record.value)
         if isinstance(item, DocumentEvent) and partitions is not None:
             reason = misrouted(record.key, record.partition, item, len(partitions))

@@ -65,7 +65,7 @@ bench-quality: install
 soak: install
 	infra/loopback-only $(BIN)/python bench/soak.py --minutes 10 --json bench/results/soak.json
 
-# The history checker, long form (tests/test_history.py runs it for 60 s): docs/reliability.md.
+# The history checker, long form (tests/test_history.py runs a 40 s short form): docs/reliability.md.
 bench-history: install
 	infra/loopback-only $(BIN)/python bench/history.py --minutes 10 --json bench/results/history.json
 

@@ -30,7 +30,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--restarts", action="store_true", help="also kill and restart the broker and Milvus")
+    parser.add_argument("--restarts", nargs="*", choices=["broker", "milvus"], default=[],
+                        help="also kill and restart these (both when named without any)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:
@@ -41,14 +42,15 @@ def main() -> None:
         start_local_ray()
         try:
             ensure_topics(stack.settings.kafka)
-            restarts = {"broker": (stack.broker.kill, stack.broker.start),
-                        "milvus": (stack.milvus.kill, stack.milvus.start)} if args.restarts else {}
+            components = {"broker": stack.broker, "milvus": stack.milvus}
+            named = args.restarts or (list(components) if args.restarts == [] and "--restarts" in sys.argv else [])
+            restarts = {name: (components[name].kill, components[name].start) for name in named}
             report = History(stack.settings, seed=args.seed, docs=40, writers=4, restarts=restarts).run(
                 args.minutes * 60, workers=args.workers)
         finally:
             stop_local_ray()
             stack.stop()
-    row = {"minutes": args.minutes, "seed": args.seed, "workers": args.workers, "restarts": args.restarts,
+    row = {"minutes": args.minutes, "seed": args.seed, "workers": args.workers, "restarts": sorted(restarts),
            **report.row()}
     table = Table(title="history checker")
     for key in row:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -133,7 +134,7 @@ class History:
                     thread.start()
                 for thread in threads:
                     thread.join()
-                self._settle()
+                self._settle(pool)
         finally:
             self._stop.set()
             pool.stop()
@@ -142,8 +143,9 @@ class History:
         self._compare()
         return self.report
 
-    def _settle(self, timeout_s: float = 300) -> None:
-        """Waits until every record of the documents topic has an outcome."""
+    def _settle(self, pool: WorkerPool, timeout_s: float = 300) -> None:
+        """Waits until every record of the documents topic has an outcome; if they never get one, says what each
+        worker owns and is waiting for."""
         with TopicReader(self.settings.kafka, self.settings.kafka.documents_topic) as documents:
             wanted = {(r.partition, r.offset) for r in documents.read_until_quiet()}
         with TopicReader(self.settings.kafka, self.settings.kafka.index_events_topic) as outcomes:
@@ -157,6 +159,12 @@ class History:
                 if wanted <= seen:
                     return
                 if time.monotonic() > deadline:
+                    for actor in pool.actors:
+                        try:
+                            print(ray.get(actor.stats.remote(), timeout=30), ray.get(actor.stacks.remote(), timeout=30),
+                                  sep="\n", file=sys.stderr)
+                        except Exception as error:
+                            print(f"worker unreachable: {error!r}", file=sys.stderr)
                     raise TimeoutError(f"{len(wanted - seen)} records have no outcome")
 
     def _compare(self) -> None:

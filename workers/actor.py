@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
+import traceback
 
 import ray
 
@@ -65,6 +67,12 @@ class IngestWorker:
         return {"worker_id": self._worker_id, "pid": os.getpid(), "metrics_url": self.metrics.url,
                 "loop_restarts": self._restarts,
                 **(self._loop.stats.snapshot() if self._loop else {})}
+
+    def stacks(self) -> str:
+        """Every thread's stack: what a worker that stopped making progress is waiting for."""
+        names = {thread.ident: thread.name for thread in threading.enumerate()}
+        return "\n".join(f"--- {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame))
+                         for ident, frame in sys._current_frames().items())
 
     def stop(self) -> None:
         self._stopping.set()

@@ -116,8 +116,7 @@ class IndexStore:
         """Removes, for each document, chunks older than the version the registry holds: what a late write of a
         worker that lost its partition may have left. Safe at any time: it never touches the current version or a
         newer one being written."""
-        older = [StaleChunks(s.tenant, s.doc_id, keep_version=s.version, keep_count=2**62)
-                 for s in self.doc_states(keys).values()]
+        older = [StaleChunks(s.tenant, s.doc_id, through_version=s.version - 1) for s in self.doc_states(keys).values()]
         self.delete_chunks(older)
 
     # -- chunks -----------------------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ class MilvusLiteServer:
     def uri(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._server.pid
+
     def start(self) -> MilvusLiteServer:
         self._server.start()
         return self

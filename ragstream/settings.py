@@ -40,6 +40,8 @@ class MilvusSettings(BaseModel):
     documents_collection: str = Field("ragstream_documents_v2", description="per-document version registry (v2: "
                                       "with each document's log position; re-index from the topic to move)")
     dense_index: Literal["HNSW", "FLAT", "IVF_FLAT"] = "HNSW"
+    call_timeout_s: float = Field(60.0, gt=0, description="deadline of one Milvus call (and of connecting): a hung "
+                                  "call fails as an outage and its batch is retried, instead of holding a partition")
     seal_rows: int = Field(256, ge=0, description="rows a worker writes before it flushes (seals and indexes) the "
                            "growing segment, and it flushes when the stream goes idle: Milvus Lite searches growing "
                            "data by brute force, ~25x slower; 0 = leave sealing to Milvus (a cluster)")

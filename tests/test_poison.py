@@ -7,6 +7,8 @@ stage and reason, the index equals the log's oracle, and no record holds the str
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -234,29 +236,37 @@ def test_a_stream_with_a_dozen_kinds_of_poison_indexes_the_rest_and_dead_letters
     assert all(entry["failure"] is None for entry in stats["partitions"].values()), stats["partitions"]
 
 
-def test_milvus_down_longer_than_the_poison_time_out_dead_letters_nothing(poison_settings, tmp_path):
+@pytest.mark.parametrize("outage", ["stopped", "frozen"])
+def test_milvus_down_or_hung_longer_than_the_poison_time_out_dead_letters_nothing(poison_settings, tmp_path, outage):
+    """Frozen: SIGSTOP, so every call hangs (the port still accepts connections) until its deadline."""
     server = MilvusLiteServer(tmp_path / "milvus", tmp_path).start()
     settings = poison_settings.model_copy(update={"milvus": poison_settings.milvus.model_copy(
-        update={"uri": server.uri})})
+        update={"uri": server.uri, "call_timeout_s": 2.0})})
+    down, up = (server.stop, server.start) if outage == "stopped" else (
+        lambda: os.kill(server.pid, signal.SIGSTOP), lambda: os.kill(server.pid, signal.SIGCONT))
     events = [upsert(f"outage-{n}", tenant=("acme", "globex")[n % 2]) for n in range(30)]
     try:
         with LoopThread(settings, BlockingModels(settings.models)) as loop:
             first = produce_all(settings, events[:10])
             reader = TopicReader(settings.kafka, settings.kafka.index_events_topic)
             wait_for_outcomes(reader, first, timeout_s=60)
-            server.stop()
+            down()
             rest = produce_all(settings, events[10:])
             time.sleep(3 * POISON_TIMEOUT_S)  # every batch fails: Milvus is gone, the time-out long passed
             retries_while_down = loop.stats.retries
             failing = [e["failure"] for e in loop.stats.snapshot()["partitions"].values() if e["failure"]]
-            server.start()
+            up()
             outcomes = wait_for_outcomes(reader, first + rest, timeout_s=120)
             reader.close()
         assert retries_while_down > 0 and failing, "the outage must be visible per partition"
+        if outage == "frozen":
+            assert any("deadline" in reason.lower() for reason in failing), failing
         assert {o["outcome"] for o in outcomes} == {"indexed"}
         assert dead_letters(settings, 0, timeout_s=3) == {}
         assert_index_matches(settings, Stream(items=events))
     finally:
+        if outage == "frozen":
+            os.kill(server.pid, signal.SIGCONT)
         server.stop()
 
 

@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 from kafka import ConsumerRebalanceListener
@@ -83,91 +84,93 @@ class IngestLoop:
         self._stop.set()
 
     def run(self) -> None:
+        with ExitStack() as opened:  # a start-up that fails half-way (Milvus down) closes what it opened
+            self._run(opened)
+
+    def _run(self, opened: ExitStack) -> None:
         kafka, worker = self.settings.kafka, self.settings.worker
         embedder = self._embedder or BlockingModels(self.settings.models)
+        if isinstance(embedder, BlockingModels):  # the loop owns it, given or made
+            opened.callback(embedder.close)
         store = IndexStore(self.settings.milvus, embedder.dimension)
+        opened.callback(store.close)
         store.ensure_collections()
         processor = BatchProcessor(Chunker(self.settings.chunking), embedder, store, worker)
         producer = kafka_clients.producer(kafka)
+        opened.callback(producer.close, timeout=5)
         outputs = SideOutputs(producer, producer.config["max_request_size"])
         consumer = kafka_clients.consumer(
             kafka, group_id=kafka.consumer_group, client_id=self.worker_id,
             max_poll_records=worker.batch_max_events, fetch_max_wait_ms=max(worker.batch_max_wait_ms, 1),
         )
+        opened.callback(consumer.close, autocommit=False)
         listener = _JoinedListener(self.joined)
         consumer.subscribe([kafka.documents_topic], listener=listener)
         fence = listener.fence = Fence(consumer, kafka.session_timeout_ms)
+        opened.callback(fence.close)
         backoff = worker.retry_initial_s
         unknown_since: float | None = None  # first unclassified failure of the batch now being retried
-        try:
-            while not self._stop.is_set():
+        while not self._stop.is_set():
+            try:
+                polled = consumer.poll(timeout_ms=200, max_records=worker.batch_max_events)
+            except CorruptRecordError as error:
+                polled = skip_unreadable(consumer, error)
+            self.stats.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in consumer.assignment())
+            self._observe_lag(consumer)
+            polled = bounded(consumer, polled, worker.max_batch_bytes)
+            records = [r for batch in polled.values() for r in batch]
+            if not records:
+                _best_effort(lambda: store.seal(idle=True), "segments not sealed")
+                continue
+            started = time.perf_counter()
+            names = [f"{tp.topic}:{tp.partition}" for tp in polled]
+            traced = BatchTrace(records, kafka.consumer_group, self.worker_id)
+            partitions = consumer.partitions_for_topic(kafka.documents_topic) if worker.check_partitioning \
+                else None
+            try:
                 try:
-                    polled = consumer.poll(timeout_ms=200, max_records=worker.batch_max_events)
-                except CorruptRecordError as error:
-                    polled = skip_unreadable(consumer, error)
-                self.stats.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in consumer.assignment())
-                self._observe_lag(consumer)
-                polled = bounded(consumer, polled, worker.max_batch_bytes)
-                records = [r for batch in polled.values() for r in batch]
-                if not records:
-                    _best_effort(lambda: store.seal(idle=True), "segments not sealed")
-                    continue
-                started = time.perf_counter()
-                names = [f"{tp.topic}:{tp.partition}" for tp in polled]
-                traced = BatchTrace(records, kafka.consumer_group, self.worker_id)
-                partitions = consumer.partitions_for_topic(kafka.documents_topic) if worker.check_partitioning \
-                    else None
-                try:
-                    try:
-                        self._handle(records, processor, outputs, traced, partitions, fence.check)
-                    except Exception as error:
-                        kind = classify(error)
-                        unknown_since = _unknown_since(kind, unknown_since)
-                        timed_out = unknown_since is not None and \
-                            time.monotonic() - unknown_since >= worker.poison_timeout_s
-                        if kind is not FailureKind.DATA and not timed_out:
-                            raise
-                        log.warning("isolating the events of a failing batch (%s)", _describe(error))
-                        self._handle(records, processor, outputs, traced, partitions, fence.check,
-                                     probe=lambda: _probe(store, embedder), timed_out=timed_out)
-                except Exception as error:  # infrastructure, or not isolated yet: rewind, back off, commit nothing
-                    unknown_since = _unknown_since(classify(error), unknown_since)
-                    traced.end(error)
-                    self.stats.retries += 1
-                    self.metrics.retries.inc()
-                    self.stats.last_error = _describe(error)
-                    self.stats.failed(names, self.stats.last_error)
-                    self.metrics.observe_partitions(self.stats.partitions)
-                    if isinstance(error, Fenced):  # late writes of this batch are made harmless
-                        _best_effort(lambda: store.repair(_doc_keys(records)), "documents not repaired")
-                    owned = consumer.assignment()
-                    for tp, batch in polled.items():
-                        if tp in owned:  # a partition lost in a rebalance is replayed by its new owner
-                            consumer.seek(tp, batch[0].offset)
-                    # never wait past the poison time-out: the batch is isolated on the first retry after it
-                    left = worker.poison_timeout_s - (time.monotonic() - unknown_since) if unknown_since else backoff
-                    wait = min(backoff, left) if left > 0 else backoff
-                    log.warning("batch failed, retrying in %.1fs: %s", wait, self.stats.last_error)
-                    self._stop.wait(wait)
-                    backoff = min(backoff * 2, worker.retry_max_s)
-                    _best_effort(store.reload, "collections not reloaded yet")  # a restarted Milvus
-                    continue
-                backoff, unknown_since = worker.retry_initial_s, None
-                with traced.step("commit", **{"messaging.system": "kafka", "messaging.operation.type": "settle"}):
-                    self._commit(consumer, polled)
-                traced.end()
-                self.stats.progressed(names)
+                    self._handle(records, processor, outputs, traced, partitions, fence.check)
+                except Exception as error:
+                    kind = classify(error)
+                    unknown_since = _unknown_since(kind, unknown_since)
+                    timed_out = unknown_since is not None and \
+                        time.monotonic() - unknown_since >= worker.poison_timeout_s
+                    if kind is not FailureKind.DATA and not timed_out:
+                        raise
+                    log.warning("isolating the events of a failing batch (%s)", _describe(error))
+                    self._handle(records, processor, outputs, traced, partitions, fence.check,
+                                 probe=lambda: _probe(store, embedder), timed_out=timed_out)
+            except Exception as error:  # infrastructure, or not isolated yet: rewind, back off, commit nothing
+                unknown_since = _unknown_since(classify(error), unknown_since)
+                traced.end(error)
+                self.stats.retries += 1
+                self.metrics.retries.inc()
+                self.stats.last_error = _describe(error)
+                self.stats.failed(names, self.stats.last_error)
                 self.metrics.observe_partitions(self.stats.partitions)
-                self.metrics.batch_size.observe(len(records))
-                self.metrics.batch_ms.observe((time.perf_counter() - started) * 1000)
-                _best_effort(store.seal, "segments not sealed")
-        finally:
-            fence.close()
-            consumer.close(autocommit=False)
-            producer.close(timeout=5)
-            store.close()
-            if isinstance(embedder, BlockingModels):
-                embedder.close()
+                if isinstance(error, Fenced):  # late writes of this batch are made harmless
+                    _best_effort(lambda: store.repair(_doc_keys(records)), "documents not repaired")
+                owned = consumer.assignment()
+                for tp, batch in polled.items():
+                    if tp in owned:  # a partition lost in a rebalance is replayed by its new owner
+                        consumer.seek(tp, batch[0].offset)
+                # never wait past the poison time-out: the batch is isolated on the first retry after it
+                left = worker.poison_timeout_s - (time.monotonic() - unknown_since) if unknown_since else backoff
+                wait = min(backoff, left) if left > 0 else backoff
+                log.warning("batch failed, retrying in %.1fs: %s", wait, self.stats.last_error)
+                self._stop.wait(wait)
+                backoff = min(backoff * 2, worker.retry_max_s)
+                _best_effort(store.reload, "collections not reloaded yet")  # a restarted Milvus
+                continue
+            backoff, unknown_since = worker.retry_initial_s, None
+            with traced.step("commit", **{"messaging.system": "kafka", "messaging.operation.type": "settle"}):
+                self._commit(consumer, polled)
+            traced.end()
+            self.stats.progressed(names)
+            self.metrics.observe_partitions(self.stats.partitions)
+            self.metrics.batch_size.observe(len(records))
+            self.metrics.batch_ms.observe((time.perf_counter() - started) * 1000)
+            _best_effort(store.seal, "segments not sealed")
 
     def _observe_lag(self, consumer) -> None:
         for tp in consumer.assignment():

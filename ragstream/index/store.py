@@ -12,6 +12,7 @@ from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from ragstream.index import schema
+from ragstream.index.deadline import DeadlineClient
 from ragstream.index.filters import expression
 from ragstream.index.filters import literal as quote  # ids are already safe: defence in depth
 from ragstream.index.records import Chunk, DocState, doc_key
@@ -61,7 +62,8 @@ class IndexStore:
         self.chunks = milvus.chunks_collection
         self.registry = milvus.documents_collection
         token = milvus.token.get_secret_value() if milvus.token else ""
-        self.client = MilvusClient(uri=milvus.uri, token=token, grpc_options=GRPC_OPTIONS)
+        self.client = DeadlineClient(MilvusClient(uri=milvus.uri, token=token, grpc_options=GRPC_OPTIONS,
+                                                  timeout=milvus.call_timeout_s), milvus.call_timeout_s)
         self.unsealed = 0  # chunk rows upserted + documents whose chunks were deleted, since the last seal
 
     def close(self) -> None:

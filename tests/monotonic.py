@@ -1,10 +1,11 @@
 """A reader that checks every read against the reads before it, shared by the pause test and the history checker.
 
 A read is what ``GET /v1/documents`` and ``/v1/retrieve`` read: the registry, then the tenant's chunks as a search
-returns them (``IndexStore.current`` applied to the raw collection, in one query: Milvus Lite's paging iterator
-cannot pin a snapshot). A violation is a document whose version goes down, or a chunk older than a version the
-registry already reported. Stale rows of the raw collection are only counted (``raw_stale``): Milvus Lite shows
-deleted rows while a flush runs, and a fenced worker's late write lands before repair removes it.
+returns them (``IndexStore.current`` over the raw collection, one query each: Milvus Lite's paging iterator cannot
+pin a snapshot). A violation is a document whose version goes down, or a chunk older than a version the registry
+already reported. Stale rows of the raw collection are only counted (``raw_stale``): Milvus Lite shows deleted rows
+while a flush runs, and a fenced worker's late write lands before repair removes it. (A document may legitimately
+show no chunk for a moment: a delete removes its chunks before it records the tombstone.)
 """
 
 from __future__ import annotations
@@ -36,20 +37,26 @@ class MonotonicReader:
     def read(self) -> None:
         store = self.store
         states = store.doc_states(self.keys) if store.client.has_collection(store.registry) else {}
-        raw = store.client.query(store.chunks, filter=f'tenant == "{self.tenant}"', limit=16_384,
-                                 output_fields=["doc_id", "version", "chunk_no"]) \
-            if store.client.has_collection(store.chunks) else []
+        exists = store.client.has_collection(store.chunks)
+        raws: list[list[dict]] = []
+
+        def fetch() -> list[dict]:
+            raws.append(store.client.query(store.chunks, filter=f'tenant == "{self.tenant}"', limit=16_384,
+                                           output_fields=["doc_id", "version", "chunk_no"]) if exists else [])
+            return raws[-1]
+
+        shown = store.current(self.tenant, fetch)
         for key, state in states.items():
             doc = key.split("/", 1)[1]
             if state.version < self.floor.get(doc, -1):
                 self.violations.append(f"{doc}: version {state.version} read after {self.floor[doc]}")
             self.floor[doc] = max(self.floor.get(doc, -1), state.version)
-        for row in store.current(self.tenant, raw):
+        for row in shown:
             floor = self.floor.get(row["doc_id"])
             if floor is not None and row["version"] < floor:
                 self.violations.append(f"{row['doc_id']}: a chunk of version {row['version']} read after "
                                        f"version {floor}")
-        self.raw_stale += sum(row["version"] < self.floor.get(row["doc_id"], -1) for row in raw)
+        self.raw_stale += sum(row["version"] < self.floor.get(row["doc_id"], -1) for row in raws[0])
         self.reads += 1
 
     def _run(self) -> None:

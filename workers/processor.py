@@ -1,7 +1,7 @@
 """Applies one batch of valid events to the index: chunk → embed → upsert → delete stale → record versions.
 
 Write order makes a crash at any point safe to replay: new chunks go in before old ones go out (a reader never
-sees the document vanish), and the registry is written last, so an event counts as applied only once all of
+sees an updated document vanish), and the registry is written last, so an event counts as applied only once all of
 its writes are acknowledged. An exception raised here is a :class:`StageFailure` naming the write phase (embed or
 index) when it came from one; the caller decides whether it was the data or the infrastructure (``failures``).
 Work per call is bounded: chunks are embedded and written in slices of ``max_chunks_per_batch`` chunks and

@@ -7,6 +7,10 @@ would stall its partition for good. The worker finds where the partition stopped
 it was returned), turns the record into a placeholder that is dead-lettered like any undecodable record, and seeks
 past it, which also frees the fetcher. Its bytes cannot be read through this client, so the dead-letter copy has no
 key or value; its headers name the source partition and offset, where the original stays for the topic's retention.
+
+A limit of the client, not removed here: kafka-python parses a producer batch from its start and stops at the first
+record it cannot parse, so the records after it *in the same producer batch* cannot be read either; each of them
+gets a placeholder the same way (pointing at its own offset) and the partition goes on with the next batch.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ class UnreadableRecord(ConsumerRecord):
 
 def skip_unreadable(consumer, error: CorruptRecordError) -> dict[TopicPartition, list[ConsumerRecord]]:
     """The poll's replacement: the unreadable record's placeholder, with the consumer moved past it. Raises
-    ``error`` again when the partition cannot be found (then the loop retries, as for any failure)."""
+    ``error`` again when the partition cannot be found: the loop then ends and its supervisor starts it again."""
     stuck = getattr(consumer._fetcher, "_next_partition_records", None)  # no public accessor
     if stuck is None or stuck.topic_partition not in consumer.assignment():
         raise error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +97,13 @@ class IndexStore:
             self.registry, filter=f"key in {json.dumps(keys)}",
             output_fields=list(DocState.__dataclass_fields__), consistency_level="Strong",
         )
-        return {doc_key(r["tenant"], r["doc_id"]): DocState.from_row(r) for r in rows}
+        # an upsert is a delete and an insert: while a flush runs Milvus Lite may return the replaced row too
+        newest: dict[str, DocState] = {}
+        for state in map(DocState.from_row, rows):
+            held = newest.get(state.key)
+            if held is None or (state.version, state.indexed_time_ms) > (held.version, held.indexed_time_ms):
+                newest[state.key] = state
+        return newest
 
     def doc_state(self, tenant: str, doc_id: str) -> DocState | None:
         return self.doc_states([doc_key(tenant, doc_id)]).get(doc_key(tenant, doc_id))
@@ -177,11 +183,22 @@ class IndexStore:
         for name in (self.chunks, self.registry):
             self.client.load_collection(name)
 
-    def current(self, tenant: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows the registry has not moved past. The registry is written last, so it decides what a read may
-        show: Milvus Lite lets a query see deleted rows for as long as a flush runs, and a late write of a worker
-        that lost its partition may land an older version before repair removes it. A version newer than the
-        registry's is a write in progress and is shown."""
+    def current(self, tenant: str, fetch: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """The chunk rows ``fetch`` reads, less those the registry has moved past. The registry is written last, so
+        it decides what a read may show: Milvus Lite lets a query see deleted rows for as long as a flush runs, and
+        a late write of a worker that lost its partition may land an older version before repair removes it. A
+        version newer than the registry's is a write in progress and is shown.
+
+        The registry is read after the chunks, so a document can lose every row to a new version that was written,
+        and its old chunks deleted, in between (or to a delete): then ``fetch`` runs once more, and finds the new
+        version's chunks instead of leaving the document out."""
+        found = fetch()
+        shown = self._live(tenant, found)
+        if {row["doc_id"] for row in shown} != {row["doc_id"] for row in found}:
+            shown = self._live(tenant, fetch())
+        return shown
+
+    def _live(self, tenant: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         states = self.doc_states(doc_key(tenant, row["doc_id"]) for row in rows)
 
         def live(row: dict[str, Any]) -> bool:
@@ -199,16 +216,19 @@ class IndexStore:
                                       filter=expression(tenant, query_filter),
                                       output_fields=sorted({*fields, *CURRENCY_FIELDS}))
 
-        try:
-            hits = search()
-        except MilvusException as error:
-            if error.code != RELEASED:
-                raise
-            self.reload()
-            hits = search()
-        # Milvus Lite returns BM25 scores negated (best first); a Milvus cluster returns them positive.
-        return self.current(tenant, [{"id": h["id"], "score": abs(h["distance"]) if metric == "BM25" else h["distance"],
-                                      **h["entity"]} for h in hits[0]])
+        def rows() -> list[dict[str, Any]]:
+            try:
+                hits = search()
+            except MilvusException as error:
+                if error.code != RELEASED:
+                    raise
+                self.reload()
+                hits = search()
+            # Milvus Lite returns BM25 scores negated (best first); a Milvus cluster returns them positive.
+            return [{"id": h["id"], "score": abs(h["distance"]) if metric == "BM25" else h["distance"], **h["entity"]}
+                    for h in hits[0]]
+
+        return self.current(tenant, rows)
 
     def search_dense(self, vector: Sequence[float], tenant: str, limit: int = 10,
                      fields: Sequence[str] = ("doc_id", "version", "chunk_no"),

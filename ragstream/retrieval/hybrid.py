@@ -41,9 +41,8 @@ class HybridRetriever:
         if not prf:
             return await asyncio.to_thread(search, vector, tenant, limit, FIELDS, query_filter)
         first = await asyncio.to_thread(search, vector, tenant, self.settings.prf_docs, ("dense",), query_filter)
-        if not first:
-            return []
-        moved = feedback_vector(vector, [h["dense"] for h in first], self.settings.prf_weight)
+        # no feedback to give (an empty tenant, or every top hit superseded while it was read): the query as it is
+        moved = feedback_vector(vector, [h["dense"] for h in first], self.settings.prf_weight) if first else vector
         return await asyncio.to_thread(search, moved, tenant, limit, FIELDS, query_filter)
 
     async def _bm25(self, query: str, tenant: str, query_filter: QueryFilter | None) -> list[Hit]:

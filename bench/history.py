@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--restarts", nargs="*", choices=["broker", "milvus"], default=[],
+    parser.add_argument("--restarts", nargs="*", choices=["broker", "milvus"],
                         help="also kill and restart these (both when named without any)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -43,7 +43,7 @@ def main() -> None:
         try:
             ensure_topics(stack.settings.kafka)
             components = {"broker": stack.broker, "milvus": stack.milvus}
-            named = args.restarts or (list(components) if args.restarts == [] and "--restarts" in sys.argv else [])
+            named = list(components) if args.restarts == [] else args.restarts or []  # None: the flag is absent
             restarts = {name: (components[name].kill, components[name].start) for name in named}
             report = History(stack.settings, seed=args.seed, docs=40, writers=4, restarts=restarts).run(
                 args.minutes * 60, workers=args.workers)

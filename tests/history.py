@@ -45,7 +45,6 @@ class Report:
     duplicated: int = 0
     raw_stale: int = 0  # chunks older than the registry in the raw collection: what reads must not show
 
-
     def row(self) -> dict:
         return {"writes": self.writes, "reads": self.reads, "faults": dict(self.faults),
                 "violations": len(self.violations), "lost": self.lost, "stale": self.stale,

@@ -185,7 +185,8 @@ class WorkerSettings(BaseModel):
     replicas: int = Field(1, ge=1, description="ingest worker actors (one consumer each)")
     num_cpus: float = Field(0.5, gt=0, description="Ray CPU reservation per worker actor")
     batch_max_events: int = Field(32, ge=1, le=1000, description="records per batch (bounds ingest work)")
-    batch_max_wait_ms: int = Field(20, ge=0, description="how long a poll waits to fill a batch")
+    batch_max_wait_ms: int = Field(200, ge=0, description="longest a batch keeps polling to fill up while its "
+                                   "partitions hold more than it took (a caught-up stream's event never waits)")
     retry_initial_s: float = Field(0.2, gt=0)
     retry_max_s: float = Field(10.0, gt=0)
     poison_timeout_s: float = Field(30.0, ge=0, le=600, description="longest a record that fails for reasons "

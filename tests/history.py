@@ -9,6 +9,7 @@ what ``GET /v1/documents`` and ``/v1/retrieve`` read and checks every read (``te
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -142,21 +143,22 @@ class History:
         self._compare()
         return self.report
 
-    def _settle(self, pool: WorkerPool, timeout_s: float = 300) -> None:
-        """Waits until every record of the documents topic has an outcome; if they never get one, says what each
-        worker owns and is waiting for."""
+    def _settle(self, pool: WorkerPool, stall_s: float = 180) -> None:
+        """Waits until every record of the documents topic has an outcome, for as long as outcomes keep coming (a
+        slow stream is not a stopped one); if none comes for ``stall_s``, says what each worker owns and waits
+        for."""
         with TopicReader(self.settings.kafka, self.settings.kafka.documents_topic) as documents:
             wanted = {(r.partition, r.offset) for r in documents.read_until_quiet()}
         with TopicReader(self.settings.kafka, self.settings.kafka.index_events_topic) as outcomes:
-            deadline = time.monotonic() + timeout_s
+            deadline, settled, seen = time.monotonic() + stall_s, 0, set()
             while True:
                 outcomes.poll()
-                import json
-
-                seen = {(o["source_partition"], o["source_offset"]) for o in map(json.loads,
-                                                                                 (r.value for r in outcomes.records))}
+                seen.update((o["source_partition"], o["source_offset"])
+                            for o in map(json.loads, (r.value for r in outcomes.records[settled:])))
                 if wanted <= seen:
                     return
+                if len(outcomes.records) > settled:
+                    deadline, settled = time.monotonic() + stall_s, len(outcomes.records)
                 if time.monotonic() > deadline:
                     for actor in pool.actors:
                         try:
@@ -164,7 +166,7 @@ class History:
                                   sep="\n", file=sys.stderr)
                         except Exception as error:
                             print(f"worker unreachable: {error!r}", file=sys.stderr)
-                    raise TimeoutError(f"{len(wanted - seen)} records have no outcome")
+                    raise TimeoutError(f"{len(wanted - seen)} records have no outcome, none came for {stall_s:.0f} s")
 
     def _compare(self) -> None:
         """The index against the log applied in order, one document at a time (the planner's fold is the

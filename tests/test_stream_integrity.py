@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from schemas.api import DocumentUpsert
 from schemas.dead_letter import DeadLetterHeaders, FailureStage
 from schemas.events import DocumentEvent
-from workers.batching import bounded
+from workers.batching import bounded, next_batch
 from workers.failures import FailureKind, StageFailure, classify, stage
 from workers.processor import slices
 from workers.routing import default_partition, misrouted
@@ -36,6 +36,29 @@ class SeekRecorder:
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.sought[tp] = offset
+
+
+class ScriptedConsumer(SeekRecorder):
+    """Answers each poll with the next scripted result; the broker holds ``highwater`` records of each partition;
+    ``rebalance_at`` makes that poll start a new generation."""
+
+    def __init__(self, polls: list[dict], highwater: dict, rebalance_at: int | None = None) -> None:
+        super().__init__()
+        self._polls, self._highwater, self._rebalance_at = polls, highwater, rebalance_at
+        self.generation_id, self.calls = 1, []
+        self._coordinator = self
+
+    def generation_if_stable(self):
+        return self
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self._highwater.get(tp)
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict:
+        self.calls.append(max_records)
+        if len(self.calls) - 1 == self._rebalance_at:
+            self.generation_id += 1
+        return self._polls.pop(0) if self._polls else {}
 
 
 @pytest.mark.parametrize(("error", "kind"), [
@@ -95,6 +118,40 @@ def test_a_batch_is_cut_by_bytes_and_the_rest_is_sought_back():
     kept = bounded(consumer, {p0: [record(7, b"z" * 5000), record(8)]}, 1000)
     assert [r.offset for r in kept[p0]] == [7] and consumer.sought == {p0: 8}
     assert bounded(SeekRecorder(), polled, 10**9) == polled
+
+
+P0, P1 = TopicPartition("docs", 0), TopicPartition("docs", 1)
+
+
+def test_a_batch_fills_from_several_polls_while_its_partitions_are_behind():
+    # a broker that answers each fetch with a record batch or two (Tansu on object storage) still fills a batch;
+    # empty polls while the partition is behind do not end it, catching up does
+    consumer = ScriptedConsumer([{P0: [record(0), record(1)]}, {}, {P1: [record(5, partition=1)], P0: [record(2)]},
+                                 {P0: [record(3)]}, {P0: [record(4)]}], highwater={P0: 4, P1: 6})
+    batch = next_batch(consumer, max_records=32, max_bytes=10**6, fill_ms=10_000)
+    assert {tp: [r.offset for r in rs] for tp, rs in batch.items()} == {P0: [0, 1, 2, 3], P1: [5]}
+    assert consumer.calls == [32, 30, 30, 28]  # each poll asks only for the room left
+    consumer = ScriptedConsumer([{P0: [record(i) for i in range(4)]}, {P0: [record(4)]}], highwater={P0: 9})
+    assert [r.offset for r in next_batch(consumer, 4, 10**6, 10_000)[P0]] == [0, 1, 2, 3]  # full: no second poll
+    assert consumer.calls == [4] and next_batch(ScriptedConsumer([], {}), 4, 10**6, 10_000) == {}
+    # a caught-up stream's event goes at once, and so does one whose high watermark is not known yet
+    for highwater in ({P0: 1}, {}):
+        consumer = ScriptedConsumer([{P0: [record(0)]}, {P0: [record(1)]}], highwater)
+        assert next_batch(consumer, 32, 10**6, 10_000) == {P0: [record(0)]} and consumer.calls == [32]
+    consumer = ScriptedConsumer([{P0: [record(0)]}], highwater={P0: 9})
+    assert [r.offset for r in next_batch(consumer, 32, 10**6, fill_ms=0)[P0]] == [0]  # no fill time: no wait
+
+
+def test_a_batch_stops_filling_at_its_bytes_and_a_rebalance_drops_what_came_before_it():
+    consumer = ScriptedConsumer([{P0: [record(0, b"a" * 600)]}, {P0: [record(1, b"b" * 600), record(2)]},
+                                 {P0: [record(3)]}], highwater={P0: 9})
+    batch = next_batch(consumer, max_records=32, max_bytes=1000, fill_ms=10_000)
+    assert [r.offset for r in batch[P0]] == [0] and consumer.sought == {P0: 1} and len(consumer.calls) == 2
+    # the second poll rejoined the group: positions went back to the commit, so offsets 0-1 come again later
+    consumer = ScriptedConsumer([{P0: [record(0), record(1)]}, {P0: [record(0)], P1: [record(7, partition=1)]}],
+                                highwater={P0: 5, P1: 8}, rebalance_at=1)
+    batch = next_batch(consumer, max_records=32, max_bytes=10**6, fill_ms=50)  # then nothing more, until 50 ms
+    assert {tp: [r.offset for r in rs] for tp, rs in batch.items()} == {P0: [0], P1: [7]}
 
 
 def test_writes_are_sliced_by_chunks_and_bytes():

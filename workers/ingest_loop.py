@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from kafka import ConsumerRebalanceListener
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CorruptRecordError, KafkaError
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from ragstream import kafka_clients
@@ -32,7 +32,7 @@ from ragstream.telemetry.batch import BatchTrace
 from schemas.dead_letter import DeadLetterHeaders, FailureStage
 from schemas.events import DocId, DocumentEvent, TenantId
 from schemas.outcomes import IndexEvent, Outcome
-from workers.batching import bounded
+from workers.batching import next_batch
 from workers.chunking import Chunker
 from workers.codec import MAX_REASON_CHARS, Rejected, decode
 from workers.failures import FailureKind, Fenced, StageFailure, classify
@@ -42,7 +42,7 @@ from workers.metrics import IngestMetrics
 from workers.processor import BatchProcessor, EventResult
 from workers.routing import misrouted
 from workers.side_outputs import SideOutputs
-from workers.unreadable import UnreadableRecord, skip_unreadable
+from workers.unreadable import UnreadableRecord
 
 log = logging.getLogger("ragstream.ingest")
 _DOC_KEY = re.compile(TenantId.__metadata__[0].pattern.strip("^$") + "/" + DocId.__metadata__[0].pattern.strip("^$"))
@@ -111,13 +111,9 @@ class IngestLoop:
         backoff = worker.retry_initial_s
         unknown_since: float | None = None  # first unclassified failure of the batch now being retried
         while not self._stop.is_set():
-            try:
-                polled = consumer.poll(timeout_ms=200, max_records=worker.batch_max_events)
-            except CorruptRecordError as error:
-                polled = skip_unreadable(consumer, error)
+            polled = next_batch(consumer, worker.batch_max_events, worker.max_batch_bytes, worker.batch_max_wait_ms)
             self.stats.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in consumer.assignment())
             self._observe_lag(consumer)
-            polled = bounded(consumer, polled, worker.max_batch_bytes)
             records = [r for batch in polled.values() for r in batch]
             if not records:
                 _best_effort(lambda: store.seal(idle=True), "segments not sealed")

@@ -82,7 +82,7 @@ class RerankerSettings(BaseModel):
 
 class GeneratorSettings(BaseModel):
     model: Literal["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"] = Field(
-        "qwen2.5-coder-0.5b-instruct", description="GGUF shipped by an installed package (see docs/models.md)")
+        "qwen2.5-coder-0.5b-instruct", description="GGUF shipped by an installed package (README: Models on Triton)")
     model_path: Path | None = Field(None, description="any chat GGUF; overrides `model`")
     threads: int = Field(2, ge=1, description="llama.cpp threads")
     context_tokens: int = Field(4096, ge=256, description="llama.cpp context window")

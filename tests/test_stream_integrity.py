@@ -45,11 +45,14 @@ class ScriptedConsumer(SeekRecorder):
     def __init__(self, polls: list[dict], highwater: dict, rebalance_at: int | None = None) -> None:
         super().__init__()
         self._polls, self._highwater, self._rebalance_at = polls, highwater, rebalance_at
-        self.generation_id, self.calls = 1, []
+        self.generation_id, self.calls, self.owned = 1, [], {P0, P1}
         self._coordinator = self
 
     def generation_if_stable(self):
         return self
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.owned
 
     def highwater(self, tp: TopicPartition) -> int | None:
         return self._highwater.get(tp)
@@ -147,11 +150,17 @@ def test_a_batch_stops_filling_at_its_bytes_and_a_rebalance_drops_what_came_befo
                                  {P0: [record(3)]}], highwater={P0: 9})
     batch = next_batch(consumer, max_records=32, max_bytes=1000, fill_ms=10_000)
     assert [r.offset for r in batch[P0]] == [0] and consumer.sought == {P0: 1} and len(consumer.calls) == 2
-    # the second poll rejoined the group: positions went back to the commit, so offsets 0-1 come again later
-    consumer = ScriptedConsumer([{P0: [record(0), record(1)]}, {P0: [record(0)], P1: [record(7, partition=1)]}],
+    # the second poll rejoined the group and this worker kept P0 (kafka-python keeps a kept partition's position):
+    # everything polled is sought back, nothing is taken; a partition it lost is left to its new owner
+    consumer = ScriptedConsumer([{P0: [record(0), record(1)], P1: [record(4, partition=1)]},
+                                 {P0: [record(2)], P1: [record(5, partition=1)]}],
                                 highwater={P0: 5, P1: 8}, rebalance_at=1)
-    batch = next_batch(consumer, max_records=32, max_bytes=10**6, fill_ms=50)  # then nothing more, until 50 ms
-    assert {tp: [r.offset for r in rs] for tp, rs in batch.items()} == {P0: [0], P1: [7]}
+    consumer.owned = {P0}
+    assert next_batch(consumer, max_records=32, max_bytes=10**6, fill_ms=10_000) == {}
+    assert consumer.sought == {P0: 0}
+    # a position that moved back (log truncation, offset reset) is sought back the same way
+    consumer = ScriptedConsumer([{P0: [record(3), record(4)]}, {P0: [record(1)]}], highwater={P0: 9})
+    assert next_batch(consumer, 32, 10**6, 10_000) == {} and consumer.sought == {P0: 3}
 
 
 def test_writes_are_sliced_by_chunks_and_bytes():

@@ -23,7 +23,8 @@ Polled = dict[TopicPartition, list[ConsumerRecord]]
 def next_batch(consumer, max_records: int, max_bytes: int, fill_ms: int, first_timeout_ms: int = 200) -> Polled:
     """Waits up to ``first_timeout_ms`` for records; then, while a partition of the batch is behind its high
     watermark, keeps polling for up to ``fill_ms`` until the batch holds ``max_records`` records or ``max_bytes``
-    bytes. A caught-up stream's event is never held back; what came past the bytes bound is sought back."""
+    bytes. A caught-up stream's event is never held back; what came past the bytes bound is sought back. When the
+    group changes during the fill, everything polled is sought back and the batch is empty."""
     polled = _poll(consumer, first_timeout_ms, max_records)
     deadline = time.monotonic() + fill_ms / 1000
     count, size = _count(polled)
@@ -31,12 +32,31 @@ def next_batch(consumer, max_records: int, max_bytes: int, fill_ms: int, first_t
             (left := deadline - time.monotonic()) > 0:
         generation = _generation(consumer)
         more = _poll(consumer, max(int(left * 1000), 1), max_records - count)
-        if _generation(consumer) != generation:  # a rebalance put every position back to the group's commit,
-            polled = {}  # so what came before it comes again: keep only what came after
+        if generation is None or _generation(consumer) != generation or not _continues(polled, more):
+            _rewind(consumer, polled, more)
+            return {}
         for tp, records in more.items():
             polled.setdefault(tp, []).extend(records)  # later polls continue each partition where it stopped
         count, size = _count(polled)
     return bounded(consumer, polled, max_bytes)
+
+
+def _continues(polled: Polled, more: Polled) -> bool:
+    """Whether each partition's new records come after the ones already taken (a log truncation or an offset
+    reset moves a position back)."""
+    return all(records[0].offset > polled[tp][-1].offset for tp, records in more.items() if tp in polled)
+
+
+def _rewind(consumer, polled: Polled, more: Polled) -> None:
+    """The group changed during the fill (or a position moved back): nothing of it is kept. A rebalance keeps the
+    positions of the partitions this worker keeps, so those are sought back to the fill's first record; the
+    partitions it lost are replayed by their new owner from the commit."""
+    first = {tp: records[0].offset for tp, records in more.items()}
+    first.update({tp: records[0].offset for tp, records in polled.items()})
+    owned = consumer.assignment()
+    for tp, offset in first.items():
+        if tp in owned:
+            consumer.seek(tp, offset)
 
 
 def _behind(consumer, polled: Polled) -> bool:

@@ -57,8 +57,8 @@ def main() -> None:
         table.add_column(key)
     table.add_row(*(str(v) for v in row.values()))
     Console().print(table)
-    if report.violations:
-        Console().print("\n".join(report.violations[:20]))
+    if report.violations or report.mismatched:
+        Console().print("\n".join(report.violations[:20] + report.mismatched))
     if args.json:
         args.json.write_text(json.dumps(row, indent=2) + "\n")
 

@@ -48,7 +48,7 @@ def process_name(process: psutil.Process) -> str | None:
         if marker in cmdline:
             # A replica's title names its deployment, then the method it is running: keep the deployment.
             return cmdline.split()[0].split(".")[0] if marker == "ray::ServeReplica" else marker
-    for marker, name in (("tansu", "broker"), ("milvus-lite", "milvus"), ("tritonserver", "triton"),
+    for marker, name in (("tansu", "broker"), ("infra.milvus_server", "milvus"), ("tritonserver", "triton"),
                          ("triton_python_backend_stub", "triton model"), ("raylet", "raylet"),
                          ("gcs_server", "gcs_server")):
         if marker in cmdline:

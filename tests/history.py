@@ -45,6 +45,7 @@ class Report:
     wrong_text: int = 0
     duplicated: int = 0
     raw_stale: int = 0  # chunks older than the registry in the raw collection: what reads must not show
+    mismatched: list[str] = field(default_factory=list)  # a few chunk ids lost or stale at the end, to look into
 
     def row(self) -> dict:
         return {"writes": self.writes, "reads": self.reads, "faults": dict(self.faults),
@@ -183,7 +184,8 @@ class History:
         finally:
             store.close()
         actual = {row["id"]: row["text"] for row in rows}
-        self.report.lost = len(set(expected) - set(actual))
-        self.report.stale = len(set(actual) - set(expected))
+        lost, stale = set(expected) - set(actual), set(actual) - set(expected)
+        self.report.lost, self.report.stale = len(lost), len(stale)
+        self.report.mismatched = [f"lost {i}" for i in sorted(lost)[:10]] + [f"stale {i}" for i in sorted(stale)[:10]]
         self.report.duplicated = len(rows) - len(actual)
         self.report.wrong_text = sum(actual[i] != t for i, t in expected.items() if i in actual)

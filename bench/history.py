@@ -1,8 +1,9 @@
 """The history checker, long form: `python bench/history.py --minutes 10 --json bench/results/history.json`.
 
-Starts its own durable broker, Milvus Lite and Triton (the local stack), runs racing writers, a nemesis (SIGKILL
-and SIGSTOP of workers; with --restarts also the broker and Milvus killed and restarted) and a reader checking
-every read for as long as asked, then compares the index with the log.
+Starts its own durable broker, Milvus Lite and Triton (the local stack) and the API, runs racing writers (half of
+them through the API), a nemesis (SIGKILL and SIGSTOP of workers; with --restarts also the broker and Milvus killed
+and restarted) and a reader checking every read (half of them through the API) for as long as asked, then compares
+the index with the log.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from infra.process import free_port  # noqa: E402
 from infra.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
 from infra.stack import LocalStack  # noqa: E402
 from infra.topics import ensure_topics  # noqa: E402
 from ragstream.settings import KafkaSettings, LocalStackSettings, Settings, WorkerSettings  # noqa: E402
 from tests.history import History  # noqa: E402
+from tests.monotonic import Api  # noqa: E402
+
+KEY = "key-history"
 
 
 def main() -> None:
@@ -32,6 +37,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--restarts", nargs="*", choices=["broker", "milvus"],
                         help="also kill and restart these (both when named without any)")
+    parser.add_argument("--api", action=argparse.BooleanOptionalAction, default=True,
+                        help="write and read half of the time through the HTTP API (default)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:
@@ -40,18 +47,27 @@ def main() -> None:
                                     worker=WorkerSettings(num_cpus=0.25)))
         stack.start()
         start_local_ray()
+        settings = stack.settings.model_copy(update={
+            "api": stack.settings.api.model_copy(update={"port": free_port(), "api_keys": {KEY: "acme"}})})
+        api = None
         try:
-            ensure_topics(stack.settings.kafka)
+            ensure_topics(settings.kafka)
+            if args.api:
+                from services.app import run
+                api = Api(run(settings), KEY)
             components = {"broker": stack.broker, "milvus": stack.milvus}
             named = list(components) if args.restarts == [] else args.restarts or []  # None: the flag is absent
             restarts = {name: (components[name].kill, components[name].start) for name in named}
-            report = History(stack.settings, seed=args.seed, docs=40, writers=4, restarts=restarts).run(
+            report = History(settings, seed=args.seed, docs=40, writers=4, restarts=restarts, api=api).run(
                 args.minutes * 60, workers=args.workers)
         finally:
+            if api:
+                from ray import serve
+                serve.shutdown()
             stop_local_ray()
             stack.stop()
-    row = {"minutes": args.minutes, "seed": args.seed, "workers": args.workers, "restarts": sorted(restarts),
-           **report.row()}
+    row = {"minutes": args.minutes, "seed": args.seed, "workers": args.workers, "api": args.api,
+           "restarts": sorted(restarts), **report.row()}
     table = Table(title="history checker")
     for key in row:
         table.add_column(key)

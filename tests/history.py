@@ -3,8 +3,9 @@ reader that checks every read against the reads before it; at the end the index 
 application of the log. Shared by the short form in the tests and the long form in ``bench/history.py``.
 
 Writers send explicit versions (newer, equal, older), deletes and server-ordered (versionless) writes of a few
-documents from several threads, so one document's writes race and the broker decides their order. The reader reads
-what ``GET /v1/documents`` and ``/v1/retrieve`` read and checks every read (``tests/monotonic.py``).
+documents from several threads, so one document's writes race and the broker decides their order. Given the API,
+every other writer posts through ``/v1/documents`` instead of producing to Kafka, and every other read goes through
+``GET /v1/documents/{id}`` and ``/v1/retrieve``; the reader checks every read (``tests/monotonic.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import ray
@@ -27,7 +29,7 @@ from ragstream.producer import DocumentProducer
 from ragstream.settings import Settings
 from ragstream.topic_reader import TopicReader
 from schemas.events import DocumentEvent
-from tests.monotonic import MonotonicReader
+from tests.monotonic import WORDS, Api, MonotonicReader
 from workers.actor import WorkerPool
 from workers.chunking import Chunker
 from workers.codec import decode
@@ -37,7 +39,9 @@ from workers.planner import plan_batch
 @dataclass
 class Report:
     writes: int = 0
+    api_writes: int = 0  # of the writes, those the API accepted
     reads: int = 0
+    api_reads: dict[int, int] = field(default_factory=dict)  # HTTP status → reads through the API
     faults: Counter = field(default_factory=Counter)
     violations: list[str] = field(default_factory=list)
     lost: int = 0
@@ -48,16 +52,20 @@ class Report:
     mismatched: list[str] = field(default_factory=list)  # a few chunk ids lost or stale at the end, to look into
 
     def row(self) -> dict:
-        return {"writes": self.writes, "reads": self.reads, "faults": dict(self.faults),
+        return {"writes": self.writes, "api_writes": self.api_writes, "reads": self.reads,
+                "api_reads": dict(self.api_reads), "faults": dict(self.faults),
                 "violations": len(self.violations), "lost": self.lost, "stale": self.stale,
                 "wrong_text": self.wrong_text, "duplicated": self.duplicated, "raw_stale": self.raw_stale}
 
 
 class History:
     def __init__(self, settings: Settings, seed: int, docs: int = 12, writers: int = 3,
-                 restarts: dict[str, tuple[Callable[[], object], Callable[[], object]]] | None = None) -> None:
-        """``restarts``: name → (kill, start) of a component the nemesis may crash and bring back."""
+                 restarts: dict[str, tuple[Callable[[], object], Callable[[], object]]] | None = None,
+                 api: Api | None = None) -> None:
+        """``restarts``: name → (kill, start) of a component the nemesis may crash and bring back; ``api``: the API
+        over ``settings``' topics and collections, for the tenant ``acme``."""
         self.settings = settings
+        self.api = api
         self.restarts = restarts or {}
         self.rng = random.Random(seed)
         self.docs = [f"h-{n}" for n in range(docs)]
@@ -68,27 +76,44 @@ class History:
 
     # -- writers -------------------------------------------------------------------------------------------------
 
-    def _write(self, seed: int, until: float) -> None:
+    def _write(self, seed: int, until: float, api: Api | None) -> None:
         rng = random.Random(seed)
-        with DocumentProducer(self.settings.kafka) as producer:
+        with DocumentProducer(self.settings.kafka) as producer, (api.client() if api else nullcontext()) as http:
             while time.monotonic() < until:
                 doc = rng.choice(self.docs)
                 version = rng.choice([None, None, rng.randint(1, 40)])  # a third explicit, from stale to new
                 if rng.random() < 0.2:
                     event = DocumentEvent(op="delete", tenant="acme", doc_id=doc, version=version)
                 else:
-                    text = f"{doc} says {rng.randint(0, 10**9)}. " + " ".join(rng.choice(
-                        ("river", "ledger", "kafka", "index", "ocean", "garden")) for _ in range(rng.randint(5, 60)))
+                    text = f"{doc} says {rng.randint(0, 10**9)}. " + " ".join(
+                        rng.choice(WORDS.split()) for _ in range(rng.randint(5, 60)))
                     event = DocumentEvent(op="upsert", tenant="acme", doc_id=doc, version=version, text=text)
                 try:
-                    producer.send(event).get(30)
-                except Exception:  # the broker is being restarted: unacknowledged, maybe in the log
+                    if http:
+                        self._post(http, event)
+                    else:
+                        producer.send(event).get(30)
+                except Exception as error:  # the broker is being restarted: unacknowledged, maybe in the log
                     with self._lock:
-                        self.report.faults["unacknowledged write"] += 1
+                        self.report.faults[f"unacknowledged write{getattr(error, 'status', '')}"] += 1
                     continue
                 with self._lock:
                     self.report.writes += 1
+                    self.report.api_writes += bool(http)
                 time.sleep(rng.uniform(0.0, 0.05))
+
+    @staticmethod
+    def _post(http, event: DocumentEvent) -> None:
+        if event.op == "delete":
+            params = {} if event.version is None else {"version": event.version}
+            response = http.delete(f"/v1/documents/{event.doc_id}", params=params)
+        else:
+            response = http.post("/v1/documents", json={"doc_id": event.doc_id, "version": event.version,
+                                                        "text": event.text})
+        if response.status_code != 202:
+            error = RuntimeError(f"{response.status_code}: {response.text[:200]}")
+            error.status = f" (HTTP {response.status_code})"
+            raise error
 
     # -- nemesis -------------------------------------------------------------------------------------------------
 
@@ -125,10 +150,11 @@ class History:
         pool = WorkerPool(settings).start()
         until = time.monotonic() + seconds
         pause_s = settings.kafka.session_timeout_ms / 1000 * 1.5
-        threads = [threading.Thread(target=self._write, args=(self.rng.randint(0, 2**31), until))
-                   for _ in range(self.writers)]
+        threads = [threading.Thread(target=self._write, args=(self.rng.randint(0, 2**31), until,
+                                                              self.api if n % 2 else None))
+                   for n in range(self.writers)]
         threads.append(threading.Thread(target=self._nemesis, args=(pool, until, pause_s)))
-        reader = MonotonicReader(self.settings, "acme", self.docs)
+        reader = MonotonicReader(self.settings, "acme", self.docs, api=self.api)
         try:
             with reader:
                 for thread in threads:
@@ -140,6 +166,7 @@ class History:
             self._stop.set()
             pool.stop()
         self.report.reads, self.report.raw_stale = reader.reads, reader.raw_stale
+        self.report.api_reads = dict(reader.statuses)
         self.report.violations = reader.violations
         self._compare()
         return self.report

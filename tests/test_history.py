@@ -1,6 +1,7 @@
-"""The history checker, short form (seeded, bounded): racing writers, SIGKILLed and SIGSTOPped workers, a reader
-checking every read. The long form is ``bench/history.py``, which can also crash and restart the broker and Milvus
-(docs/reliability.md says what that found)."""
+"""The history checker, short form (seeded, bounded): racing writers (half of them through the API), SIGKILLed and
+SIGSTOPped workers, a reader checking every read (half of them through the API). The long form is
+``bench/history.py``, which can also crash and restart the broker and Milvus (docs/reliability.md says what that
+found)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,41 @@ import pytest
 
 from tests.conftest import isolate
 from tests.history import History
+from tests.monotonic import Api
 
 pytestmark = pytest.mark.stack
 
 
-def test_every_read_under_kills_and_pauses_is_monotonic_and_the_index_equals_the_log(durable_stack):
+@pytest.fixture(scope="module")
+def history_api(durable_stack, query_stack):
+    """The API over the durable stack's own topics and collections: a second Serve application under its own route
+    prefix, on the proxy the session's application started."""
+    from ray import serve
+
+    from services.app import run
+
+    session, url = query_stack
+    settings = isolate(durable_stack.settings, "history")
+    settings = settings.model_copy(update={
+        "api": settings.api.model_copy(update={"port": session.api.port, "api_keys": {"key-history": "acme"}}),
+        "serve": settings.serve.model_copy(update={"app_name": "history", "route_prefix": "/history"}),
+    })
+    run(settings)
+    yield settings, Api(f"{url}/history", "key-history")
+    serve.delete("history")
+
+
+def test_every_read_under_kills_and_pauses_is_monotonic_and_the_index_equals_the_log(history_api):
     # its own broker and Milvus server: no other test's collections compact under its reads
-    report = History(isolate(durable_stack.settings, "history"), seed=11).run(seconds=40)
+    settings, api = history_api
+    report = History(settings, seed=11, api=api).run(seconds=40)
     assert report.violations == [], report.violations[:5]
-    assert report.row() | {"writes": 0, "reads": 0, "faults": {}, "raw_stale": 0} == {
-        "writes": 0, "reads": 0, "faults": {}, "raw_stale": 0, "violations": 0, "lost": 0, "stale": 0, "wrong_text": 0,
-        "duplicated": 0}, report.row()
-    faults = sum(n for kind, n in report.faults.items() if kind != "unacknowledged write")
+    assert report.row() | {"writes": 0, "api_writes": 0, "reads": 0, "api_reads": {}, "faults": {},
+                           "raw_stale": 0} == {
+        "writes": 0, "api_writes": 0, "reads": 0, "api_reads": {}, "faults": {}, "raw_stale": 0, "violations": 0,
+        "lost": 0, "stale": 0, "wrong_text": 0, "duplicated": 0}, report.row()
+    faults = sum(n for kind, n in report.faults.items() if not kind.startswith("unacknowledged write"))
     assert report.writes > 200 and report.reads > 50 and faults >= 3, report.row()
+    # the API took its share of the writes and answered reads (404: a document not indexed yet), never a 5xx
+    assert report.api_writes > 50 and report.api_reads.get(200, 0) > 20, report.row()
+    assert set(report.api_reads) <= {200, 404}, report.row()

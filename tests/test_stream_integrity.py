@@ -325,3 +325,33 @@ def test_ragstream_status_shows_a_partition_that_is_behind():
     cells = {r[0].strip(): [c.strip() for c in r[1:]] for r in rows}
     assert cells["0"] == ["3", "3", "0", "2026-12-01T10:00:02Z"]
     assert cells["1"] == ["2", "0", "2", "never"]
+
+
+@pytest.mark.parametrize("failure", ["restarting", "dead"])
+def test_a_pool_stops_even_when_a_worker_is_restarting_or_dead(monkeypatch, failure):
+    """Seen at the end of a history run: a worker SIGKILLed moments before was still restarting, its stop call
+    raised, and the pool's other workers were left running."""
+    import ray
+
+    from ragstream.settings import Settings
+    from workers import actor as actor_module
+
+    class Handle:
+        class stop:  # noqa: N801 - the shape of an actor method
+            @staticmethod
+            def remote():
+                return failure
+
+    def get(ref, timeout=None):
+        if ref == "restarting":
+            raise ray.exceptions.ActorUnavailableError("The actor is restarting.", b"\0" * 16)
+        raise ray.exceptions.ActorDiedError()
+
+    killed = []
+    monkeypatch.setattr(actor_module.ray, "get", get)
+    monkeypatch.setattr(actor_module.ray, "kill", killed.append)
+    monkeypatch.setattr(actor_module.ray, "remote", lambda cls: cls)
+    pool = actor_module.WorkerPool(Settings())
+    pool._actors = [Handle(), Handle()]
+    pool.stop()
+    assert len(pool) == 0 and len(killed) == 2

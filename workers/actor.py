@@ -101,10 +101,14 @@ class WorkerPool:
         actor Ray cannot place (too few free CPUs), removing the actors it started."""
         while len(self._actors) > replicas:
             actor = self._actors.pop()
-            try:  # a clean stop commits the batch in hand; a stuck one is killed: its batch replays, idempotently
+            # a clean stop commits the batch in hand; one that is stuck, restarting (after a crash) or dead is
+            # killed: its batch replays, idempotently
+            try:
                 ray.get(actor.stop.remote(), timeout=STOP_TIMEOUT_S)
             except ray.exceptions.GetTimeoutError:
                 log.warning("worker did not stop within %ss; killing it", STOP_TIMEOUT_S)
+            except ray.exceptions.RayActorError as error:
+                log.warning("worker cannot stop cleanly (%s); killing it", type(error).__name__)
             ray.kill(actor)
         started = []
         while len(self._actors) < replicas:

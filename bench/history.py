@@ -2,7 +2,7 @@
 
 Starts its own durable broker, Milvus Lite and Triton (the local stack) and the API, runs racing writers (half of
 them through the API), a nemesis (SIGKILL and SIGSTOP of workers; with --restarts also the broker and Milvus killed
-and restarted) and a reader checking every read (half of them through the API) for as long as asked, then compares
+and restarted) and a reader checking every read (every other one through the API) for as long as asked, then compares
 the index with the log.
 """
 
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--restarts", nargs="*", choices=["broker", "milvus"],
                         help="also kill and restart these (both when named without any)")
     parser.add_argument("--api", action=argparse.BooleanOptionalAction, default=True,
-                        help="write and read half of the time through the HTTP API (default)")
+                        help="half of the writers and every other read go through the HTTP API (default)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:

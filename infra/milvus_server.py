@@ -8,17 +8,19 @@ handlers run on a thread pool, and it locks neither writes nor the catalog:
   acknowledged writes are gone, or a key reads back an old row (seen as registry versions going back after
   Milvus restarts). Here every write holds the collection's maintenance lock, which its flushes and compaction
   already hold.
+  A delete by expression queries for the matching keys, then deletes them: here it holds the same lock throughout,
+  so no write lands between its query and its delete (and its temporary "loaded" state cannot undo a load).
 - An existing collection is opened on the first request that names it; concurrent first requests after a restart
-  each open their own over the same directory (each replays the WAL and starts the same next WAL file). Here every
-  catalog operation takes one lock, so a collection is opened once.
+  each open their own over the same directory (each replays the WAL and starts the same next WAL file). Here the
+  catalog's operations take one lock, so a collection is opened once.
 
-It also shuts down cleanly (drain, then close) on SIGTERM, what ``stop`` sends, and not only on SIGINT.
+The price: a write waits while the collection compacts or loads, and every request waits while a collection is
+opened (its WAL replayed). ``stop`` (SIGTERM) ends the process as a crash would; recovery replays the WAL.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -27,8 +29,10 @@ from typing import Any
 
 from infra.process import LOOPBACK, ServerProcess, free_port, port_open
 
-CATALOG = ("create_database", "drop_database", "create_collection", "get_collection", "drop_collection",
-           "rename_collection", "truncate_collection", "restore_snapshot", "close")
+CATALOG = ("create_database", "drop_database", "alter_database_properties", "drop_database_properties",
+           "create_collection", "get_collection", "drop_collection", "rename_collection", "truncate_collection",
+           "alter_collection_properties", "create_alias", "alter_alias", "drop_alias", "create_snapshot",
+           "drop_snapshot", "restore_snapshot", "close")
 WRITES = ("insert", "upsert", "delete", "flush")
 
 
@@ -75,17 +79,26 @@ def holding(lock: Callable[[Any], threading.RLock], method: Callable) -> Callabl
     return call
 
 
-def serialized(database: type, collection: type) -> tuple[type, type]:
-    """Milvus Lite's database and collection classes with the catalog under one lock and every write holding the
-    collection's maintenance lock."""
+def serialized(database: type, collection: type, servicer: type) -> tuple[type, type, type]:
+    """Milvus Lite's database, collection and gRPC servicer classes with the catalog under one lock, and every write
+    (a delete by expression from its query on) holding the collection's maintenance lock."""
     def init(self, *args, **kwargs) -> None:
         self._catalog_lock = threading.RLock()
         database.__init__(self, *args, **kwargs)
 
+    def delete(self, request, context):
+        try:
+            col = self._get_collection(request, context)
+        except Exception:  # no such collection: Milvus Lite's own answer
+            return servicer.Delete(self, request, context)
+        with col._maintenance_lock:
+            return servicer.Delete(self, request, context)
+
     catalog = {name: holding(lambda db: db._catalog_lock, getattr(database, name)) for name in CATALOG}
     writes = {name: holding(lambda col: col._maintenance_lock, getattr(collection, name)) for name in WRITES}
     return (type(f"Serialized{database.__name__}", (database,), {"__init__": init, **catalog}),
-            type(f"Serialized{collection.__name__}", (collection,), writes))
+            type(f"Serialized{collection.__name__}", (collection,), writes),
+            type(f"Serialized{servicer.__name__}", (servicer,), {"Delete": delete}))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -97,12 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=LOOPBACK)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    # the names run_server builds its database from, and the database its collections
-    server.MilvusLite, db.Collection = serialized(db.MilvusLite, db.Collection)
-
-    def interrupt(*_) -> None:
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, interrupt)
+    # the names run_server builds its database and servicer from, and the database its collections
+    server.MilvusLite, db.Collection, server.MilvusServicer = serialized(db.MilvusLite, db.Collection,
+                                                                        server.MilvusServicer)
     server.run_server(data_dir=args.data_dir, host=args.host, port=args.port)
 
 

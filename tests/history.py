@@ -41,7 +41,8 @@ class Report:
     writes: int = 0
     api_writes: int = 0  # of the writes, those the API accepted
     reads: int = 0
-    api_reads: dict[int, int] = field(default_factory=dict)  # HTTP status → reads through the API
+    failed_reads: int = 0  # reads that raised (a component restarting): not observations
+    api_reads: dict[int | str, int] = field(default_factory=dict)  # HTTP status (or error) → answers to the reader
     faults: Counter = field(default_factory=Counter)
     violations: list[str] = field(default_factory=list)
     lost: int = 0
@@ -53,7 +54,7 @@ class Report:
 
     def row(self) -> dict:
         return {"writes": self.writes, "api_writes": self.api_writes, "reads": self.reads,
-                "api_reads": dict(self.api_reads), "faults": dict(self.faults),
+                "failed_reads": self.failed_reads, "api_reads": dict(self.api_reads), "faults": dict(self.faults),
                 "violations": len(self.violations), "lost": self.lost, "stale": self.stale,
                 "wrong_text": self.wrong_text, "duplicated": self.duplicated, "raw_stale": self.raw_stale}
 
@@ -166,7 +167,7 @@ class History:
             self._stop.set()
             pool.stop()
         self.report.reads, self.report.raw_stale = reader.reads, reader.raw_stale
-        self.report.api_reads = dict(reader.statuses)
+        self.report.api_reads, self.report.failed_reads = dict(reader.statuses), reader.failed
         self.report.violations = reader.violations
         self._compare()
         return self.report

@@ -42,7 +42,8 @@ class MonotonicReader:
         import random
 
         self.http = api.client() if api else None
-        self.statuses: Counter = Counter()  # HTTP status → count, for the API's reads
+        self.statuses: Counter = Counter()  # HTTP status (or the error) → count, for the API's reads
+        self.failed = 0  # reads that raised (Milvus or the API unreachable): not observations
         self.store = IndexStore(settings.milvus, settings.models.embedder.dimension)
         self.tenant = tenant
         self.keys = [f"{tenant}/{doc}" for doc in docs]
@@ -68,29 +69,34 @@ class MonotonicReader:
             return raws[-1]
 
         shown = store.current(self.tenant, fetch)
-        self._check({key.split("/", 1)[1]: state.version for key, state in states.items()}, shown)
+        self._check({doc: states[key].version if key in states else None for doc, key in zip(self.docs, self.keys)},
+                    shown)
         self.raw_stale += sum(row["version"] < self.floor.get(row["doc_id"], -1) for row in raws[0])
 
     def read_api(self) -> None:
-        """A few documents' status, then a search, over HTTP; an answer other than 200 (or 404: not indexed yet) is
+        """A few documents' status, then a search, over HTTP; an answer other than 200 or 404 (not indexed) is
         counted, not checked."""
-        versions = {}
+        versions: dict[str, int | None] = {}
         for doc in self.rng.sample(self.docs, min(4, len(self.docs))):
             response = self.http.get(f"/v1/documents/{doc}")
             self.statuses[response.status_code] += 1
-            if response.status_code == 200:
-                versions[doc] = response.json()["version"]
-            elif response.status_code != 404:
+            if response.status_code not in (200, 404):
                 raise RuntimeError(f"GET /v1/documents/{doc}: {response.status_code}")
+            versions[doc] = response.json()["version"] if response.status_code == 200 else None
         response = self.http.post("/v1/retrieve", json={"query": WORDS, "mode": "bm25", "top_k": 100})
         self.statuses[response.status_code] += 1
         if response.status_code != 200:
             raise RuntimeError(f"/v1/retrieve: {response.status_code}")
         self._check(versions, response.json()["passages"])
 
-    def _check(self, versions: dict[str, int], chunks: list[dict]) -> None:
-        """``versions``: doc → the registry's version; ``chunks``: rows or passages with doc_id and version."""
+    def _check(self, versions: dict[str, int | None], chunks: list[dict]) -> None:
+        """``versions``: doc → the registry's version (None: no row; a delete leaves a tombstone, so a document
+        once read never loses its row); ``chunks``: rows or passages with doc_id and version."""
         for doc, version in versions.items():
+            if version is None:
+                if doc in self.floor:
+                    self.violations.append(f"{doc}: no version read after {self.floor[doc]}")
+                continue
             if version < self.floor.get(doc, -1):
                 self.violations.append(f"{doc}: version {version} read after {self.floor[doc]}")
             self.floor[doc] = max(self.floor.get(doc, -1), version)
@@ -107,7 +113,10 @@ class MonotonicReader:
             through_api = bool(self.http) and not through_api
             try:
                 self.read_api() if through_api else self.read()
-            except Exception:  # a read that failed is not an observation (Milvus busy or restarting)
+            except Exception as error:  # a read that failed is not an observation (Milvus busy or restarting)
+                self.failed += 1
+                if isinstance(error, httpx.HTTPError):
+                    self.statuses[type(error).__name__] += 1
                 time.sleep(0.2)
                 try:
                     self.store.reload()

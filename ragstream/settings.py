@@ -37,8 +37,10 @@ class MilvusSettings(BaseModel):
     uri: str | None = Field(None, description="http://host:19530; unset = embedded Milvus Lite server")
     token: SecretStr | None = None
     chunks_collection: str = "ragstream_chunks"
-    documents_collection: str = Field("ragstream_documents_v2", description="per-document version registry (v2: "
-                                      "with each document's log position; re-index from the topic to move)")
+    documents_collection: str = Field("ragstream_documents_v3", description="per-document version registry (v3: a "
+                                      "row per log position, the newest wins)")
+    migrate_registry_from: str = Field("ragstream_documents_v2", description="a registry of the previous layout, "
+                                       "copied into documents_collection when that does not exist yet ('' = none)")
     dense_index: Literal["HNSW", "FLAT", "IVF_FLAT"] = "HNSW"
     call_timeout_s: float = Field(60.0, gt=0, description="deadline of one Milvus call (and of connecting): a hung "
                                   "call fails as an outage and its batch is retried, instead of holding a partition")

@@ -10,8 +10,10 @@ every write phase; a fenced batch is abandoned (nothing committed), the document
 (``IndexStore.repair``), and the consumer rejoins the group for a fresh assignment.
 
 What remains: a write already sent when the pause began lands when it ends. Milvus has no conditional writes, so
-such a chunk write is made harmless afterwards (repair removes chunks older than the registry's version; deletes
-never remove newer versions), and the registry write re-reads the registry first and skips documents that moved on.
+such a write is made harmless instead: repair removes chunks older than the registry's version, deletes never remove
+newer versions, and a registry state is a row of its own keyed by its log mark, of which a read takes the one that
+covers the most of the log, so a late state loses to the new owner's (``IndexStore.record_states``). The registry
+write also re-reads the registry first and plans the batch again when a document moved on.
 """
 
 from __future__ import annotations

@@ -80,6 +80,18 @@ class DocState:
     def key(self) -> str:
         return doc_key(self.tenant, self.doc_id)
 
+    @property
+    def row_id(self) -> str:
+        """One registry row per log position of a document: a state never overwrites another, so a late write of a
+        worker that lost its partition adds an older row instead of replacing the new owner's."""
+        return f"{self.key}#{self.source_partition}:{self.source_max_ts}:{self.source_offset}"
+
+    def order(self) -> tuple[int, int, int, int]:
+        """Which of a document's rows is its state: the one that covers more of the log. Log marks never go back
+        (offsets and the newest timestamp only grow; a re-created topic starts a newer timestamp), and neither
+        does the version along the log; rows without a mark (never written by a consumer) come first."""
+        return self.source_max_ts, self.source_offset, self.version, self.indexed_time_ms
+
     def mark(self) -> LogMark | None:
         if self.source_partition < 0:
             return None
@@ -94,7 +106,7 @@ class DocState:
                        ignored_offset=mark.ignored_offset)
 
     def row(self) -> dict[str, Any]:
-        return {"key": self.key, "placeholder": [0.0, 1.0], **asdict(self)}
+        return {"id": self.row_id, "key": self.key, "placeholder": [0.0, 1.0], **asdict(self)}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> DocState:

@@ -6,7 +6,7 @@ from pymilvus import DataType, Function, FunctionType, MilvusClient
 
 from schemas.events import MAX_TITLE_CHARS
 
-ID_MAX = 400  # tenant (64) + doc_id (256) + version + chunk number
+ID_MAX = 400  # tenant (64) + doc_id (256) + version + chunk number, or + a log mark (records.DocState.row_id)
 TEXT_MAX_BYTES = 16_384  # a chunk is ≤ 512 tokens; its UTF-8 size is checked before writing
 CONTENT_MAX_BYTES = TEXT_MAX_BYTES + 4 * MAX_TITLE_CHARS + 8
 
@@ -43,8 +43,11 @@ def chunk_indexes(client: MilvusClient, dense_index: str):
 
 
 def registry_schema(client: MilvusClient):
+    """v3: a row per (document, log mark), so states are never overwritten and the newest wins on read (v2 had a
+    row per document, last writer wins)."""
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("key", DataType.VARCHAR, max_length=ID_MAX, is_primary=True)
+    schema.add_field("id", DataType.VARCHAR, max_length=ID_MAX, is_primary=True)
+    schema.add_field("key", DataType.VARCHAR, max_length=ID_MAX)
     schema.add_field("tenant", DataType.VARCHAR, max_length=64, is_partition_key=True)
     schema.add_field("doc_id", DataType.VARCHAR, max_length=256)
     schema.add_field("version", DataType.INT64)
@@ -64,4 +67,5 @@ def registry_schema(client: MilvusClient):
 def registry_indexes(client: MilvusClient):
     params = client.prepare_index_params()
     params.add_index("placeholder", index_type="FLAT", metric_type="L2")
+    params.add_index("key", index_type="INVERTED")
     return params

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,13 @@ class StaleChunks:
         return doc + ")"
 
 
+def _superseded(state: DocState) -> str:
+    """The document's registry rows that cover less of the log than ``state`` (see ``DocState.order``)."""
+    ts, offset = state.source_max_ts, state.source_offset
+    return (f"(key == {quote(state.key)} and (source_max_ts < {ts} or "
+            f"(source_max_ts == {ts} and source_offset < {offset})))")
+
+
 PROBE_TENANT = "_probe"
 RELEASED = 101  # Milvus: the collection is not loaded (e.g. after a server restart)
 
@@ -71,19 +78,50 @@ class IndexStore:
 
     def ensure_collections(self) -> None:
         """Idempotent; several workers may race to create the collections."""
-        wanted = [
-            (self.chunks, schema.chunk_schema(self.client, self.dimension),
-             schema.chunk_indexes(self.client, self.settings.dense_index)),
-            (self.registry, schema.registry_schema(self.client), schema.registry_indexes(self.client)),
-        ]
-        for name, layout, indexes in wanted:
-            if not self.client.has_collection(name):
-                try:
-                    self.client.create_collection(name, schema=layout, index_params=indexes)
-                except MilvusException as error:
-                    if "exist" not in str(error).lower():
-                        raise
-            self.client.load_collection(name)
+        self._create(self.chunks, schema.chunk_schema(self.client, self.dimension),
+                     schema.chunk_indexes(self.client, self.settings.dense_index))
+        if not self.client.has_collection(self.registry):
+            self._migrate_registry()
+        self._create(self.registry, schema.registry_schema(self.client), schema.registry_indexes(self.client))
+
+    def _create(self, name: str, layout, indexes) -> None:
+        if not self.client.has_collection(name):
+            try:
+                self.client.create_collection(name, schema=layout, index_params=indexes)
+            except MilvusException as error:
+                if "exist" not in str(error).lower():
+                    raise
+        self.client.load_collection(name)
+
+    def _migrate_registry(self) -> None:
+        """Copies a registry of the older layout (``migrate_registry_from``) into a new collection under a staging
+        name, then renames it: no worker ever sees a half-copied registry (a missing state would make a replayed
+        record look new). Workers racing here copy the same rows (row ids are deterministic) and only one rename
+        succeeds; the old collection is left for the operator to drop."""
+        legacy = self.settings.migrate_registry_from
+        if not legacy or legacy == self.registry or not self.client.has_collection(legacy):
+            return
+        staging = f"{self.registry}_migrating"
+        try:
+            self._create(staging, schema.registry_schema(self.client), schema.registry_indexes(self.client))
+            self.client.load_collection(legacy)
+            for rows in self._pages(legacy, list(DocState.__dataclass_fields__)):
+                self.client.upsert(staging, [DocState.from_row(row).row() for row in rows])
+            self.client.flush(staging)
+            self.client.rename_collection(staging, self.registry)
+        except MilvusException:
+            if not self.client.has_collection(self.registry):
+                raise
+            if self.client.has_collection(staging):  # another worker renamed its copy first
+                self.client.drop_collection(staging)
+
+    def _pages(self, name: str, fields: Sequence[str], expression: str = "") -> Iterator[list[dict[str, Any]]]:
+        iterator = self.client.query_iterator(name, batch_size=1000, filter=expression, output_fields=list(fields))
+        try:
+            while batch := iterator.next():
+                yield batch
+        finally:
+            iterator.close()
 
     # -- registry ---------------------------------------------------------------------------------------------
 
@@ -97,11 +135,12 @@ class IndexStore:
             self.registry, filter=f"key in {json.dumps(keys)}",
             output_fields=list(DocState.__dataclass_fields__), consistency_level="Strong",
         )
-        # an upsert is a delete and an insert: while a flush runs Milvus Lite may return the replaced row too
+        # a document has a row per state until the older ones are collected (and while a flush runs Milvus Lite may
+        # also return a row an upsert replaced): its state is the row that covers the most of the log
         newest: dict[str, DocState] = {}
         for state in map(DocState.from_row, rows):
             held = newest.get(state.key)
-            if held is None or (state.version, state.indexed_time_ms) > (held.version, held.indexed_time_ms):
+            if held is None or state.order() > held.order():
                 newest[state.key] = state
         return newest
 
@@ -109,8 +148,14 @@ class IndexStore:
         return self.doc_states([doc_key(tenant, doc_id)]).get(doc_key(tenant, doc_id))
 
     def record_states(self, states: Sequence[DocState]) -> None:
-        if states:
-            self.client.upsert(self.registry, [s.row() for s in states])
+        """Adds each state as a row of its own, then removes the document's rows that cover less of the log. A late
+        write can thus only add a row that loses on read, and the collection never removes a newer state."""
+        if not states:
+            return
+        self.client.upsert(self.registry, [s.row() for s in states])
+        marked = [s for s in states if s.mark() is not None]
+        for start in range(0, len(marked), FILTER_GROUP):
+            self.client.delete(self.registry, filter=" or ".join(map(_superseded, marked[start:start + FILTER_GROUP])))
 
     def probe_write(self) -> None:
         """Writes and removes a registry row no real document can have (its tenant breaks the tenant rule): proof
@@ -165,15 +210,7 @@ class IndexStore:
 
     def chunk_rows(self, fields: Sequence[str] = ("id", "text"), expression: str = "") -> list[dict[str, Any]]:
         """Every matching chunk row (paged), for status pages, audits and tests."""
-        iterator = self.client.query_iterator(self.chunks, batch_size=1000, filter=expression,
-                                              output_fields=list(fields))
-        rows: list[dict[str, Any]] = []
-        try:
-            while batch := iterator.next():
-                rows.extend(batch)
-        finally:
-            iterator.close()
-        return rows
+        return [row for rows in self._pages(self.chunks, fields, expression) for row in rows]
 
     def count_chunks(self) -> int:
         return self.client.query(self.chunks, filter="", output_fields=["count(*)"])[0]["count(*)"]

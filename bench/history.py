@@ -73,8 +73,8 @@ def main() -> None:
         table.add_column(key)
     table.add_row(*(str(v) for v in row.values()))
     Console().print(table)
-    if report.violations or report.mismatched:
-        Console().print("\n".join(report.violations[:20] + report.mismatched))
+    if report.violations or report.mismatched or report.rolled_back:
+        Console().print("\n".join(report.violations[:20] + report.mismatched + report.rolled_back[:20]))
     if args.json:
         args.json.write_text(json.dumps(row, indent=2) + "\n")
 

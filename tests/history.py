@@ -51,12 +51,17 @@ class Report:
     duplicated: int = 0
     raw_stale: int = 0  # chunks older than the registry in the raw collection: what reads must not show
     mismatched: list[str] = field(default_factory=list)  # a few chunk ids lost or stale at the end, to look into
+    # documents whose newest chunk version in the raw collection went back across a Milvus restart, while an older
+    # one is still there (no delete does that: it removes every version up to its own)
+    rolled_back: list[str] = field(default_factory=list)
+    registry_behind: int = 0  # documents whose final registry version differs from the log applied in order
 
     def row(self) -> dict:
         return {"writes": self.writes, "api_writes": self.api_writes, "reads": self.reads,
                 "failed_reads": self.failed_reads, "api_reads": dict(self.api_reads), "faults": dict(self.faults),
                 "violations": len(self.violations), "lost": self.lost, "stale": self.stale,
-                "wrong_text": self.wrong_text, "duplicated": self.duplicated, "raw_stale": self.raw_stale}
+                "wrong_text": self.wrong_text, "duplicated": self.duplicated, "raw_stale": self.raw_stale,
+                "rolled_back": len(self.rolled_back), "registry_behind": self.registry_behind}
 
 
 class History:
@@ -124,10 +129,15 @@ class History:
             fault = self.rng.choice(["SIGKILL", "SIGSTOP", *self.restarts])
             if fault in self.restarts:
                 kill, start = self.restarts[fault]
+                before = self._newest_chunks() if fault == "milvus" else {}
                 kill()
                 self._stop.wait(2)
                 start()
                 self.report.faults[f"{fault} restart"] += 1
+                if fault == "milvus":
+                    after, n = self._newest_chunks(), self.report.faults[f"{fault} restart"]
+                    self.report.rolled_back += [f"{doc}: {before[doc]} -> {after[doc]} at Milvus restart {n}"
+                                                for doc in sorted(before) if doc in after and after[doc] < before[doc]]
                 continue
             actor = self.rng.choice(pool.actors)
             try:
@@ -172,6 +182,21 @@ class History:
         self._compare()
         return self.report
 
+    def _newest_chunks(self) -> dict[str, int]:
+        """Document → the newest version of its chunks in the raw collection (waits for Milvus to answer)."""
+        for _ in range(60):
+            store = IndexStore(self.settings.milvus, self.settings.models.embedder.dimension)
+            try:
+                newest: dict[str, int] = {}
+                for row in store.chunk_rows(("doc_id", "version")):
+                    newest[row["doc_id"]] = max(row["version"], newest.get(row["doc_id"], -1))
+                return newest
+            except Exception:
+                time.sleep(0.5)
+            finally:
+                store.close()
+        return {}
+
     def _settle(self, pool: WorkerPool, stall_s: float = 180) -> None:
         """Waits until every record of the documents topic has an outcome, for as long as outcomes keep coming (a
         slow stream is not a stopped one); if none comes for ``stall_s``, says what each worker owns and waits
@@ -204,11 +229,15 @@ class History:
             log = sorted(documents.read_until_quiet(), key=lambda r: (r.partition, r.offset))
         events = [e for e in (decode(r.value) for r in log) if isinstance(e, DocumentEvent)]
         winners = plan_batch(list(enumerate(events)), {}).actions
+        final = {a.event.doc_id: a.event.version for a in winners}
         chunker = Chunker(self.settings.chunking)
         expected = {c.id: c.text for a in winners if a.kind == "upsert" for c in chunker.split(a.event)}
         store = IndexStore(self.settings.milvus, self.settings.models.embedder.dimension)
         try:
             rows = store.chunk_rows(("id", "text"))
+            states = store.doc_states(f"acme/{doc}" for doc in final)
+            self.report.registry_behind = sum(states.get(f"acme/{d}") is None or states[f"acme/{d}"].version != v
+                                              for d, v in final.items())
         finally:
             store.close()
         actual = {row["id"]: row["text"] for row in rows}

@@ -48,8 +48,10 @@ $(TRITON_STAMP): infra/triton/requirements.txt pyproject.toml $(LLAMA_STAMP)
 run: install
 	$(BIN)/ragstream up --demo
 
-# Tests and benchmarks start Ray: run them with loopback only (see infra/loopback-only).
+# The dependency rule first (import-linter, contracts in pyproject.toml), then the tests. Tests and benchmarks start
+# Ray: run them with loopback only (see infra/loopback-only).
 test: install
+	$(BIN)/lint-imports --no-cache
 	infra/loopback-only $(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench-ingest: install

@@ -19,13 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from infra.process import free_port  # noqa: E402
-from infra.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
-from infra.stack import LocalStack  # noqa: E402
+from infra.local.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
+from infra.local.stack import LocalStack  # noqa: E402
 from infra.topics import ensure_topics  # noqa: E402
 from ragstream.settings import KafkaSettings, LocalStackSettings, Settings, WorkerSettings  # noqa: E402
-from tests.history import History  # noqa: E402
-from tests.monotonic import Api  # noqa: E402
+from testkit.history import History  # noqa: E402
+from testkit.monotonic import Api  # noqa: E402
+from testkit.settings import with_api  # noqa: E402
 
 KEY = "key-history"
 
@@ -47,8 +47,7 @@ def main() -> None:
                                     worker=WorkerSettings(num_cpus=0.25)))
         stack.start()
         start_local_ray()
-        settings = stack.settings.model_copy(update={
-            "api": stack.settings.api.model_copy(update={"port": free_port(), "api_keys": {KEY: "acme"}})})
+        settings = with_api(stack.settings, {KEY: "acme"})
         api = None
         try:
             ensure_topics(settings.kafka)

@@ -22,14 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import console, percentile, report  # noqa: E402
 from bench.tracing import TracingModes  # noqa: E402
-from infra.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
-from infra.stack import LocalStack  # noqa: E402
+from infra.local.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
+from infra.local.stack import LocalStack  # noqa: E402
 from ragstream.models.factory import BlockingModels  # noqa: E402
 from ragstream.producer import DocumentProducer  # noqa: E402
 from ragstream.settings import LocalStackSettings, Settings, WorkerSettings  # noqa: E402
 from ragstream.topic_reader import TopicReader  # noqa: E402
 from schemas.events import DocumentEvent, utc_now  # noqa: E402
-from tests.streams import paragraph, wait_for_outcomes  # noqa: E402
+from testkit.streams import paragraph, wait_for_outcomes  # noqa: E402
 from workers.actor import WorkerPool  # noqa: E402
 from workers.chunking import Chunker  # noqa: E402
 

@@ -20,14 +20,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import console, percentile, report  # noqa: E402
-from infra.triton_server import TritonServer  # noqa: E402
+from infra.local.triton_server import TritonServer  # noqa: E402
 from ragstream.models.client import ModelClient, Priority  # noqa: E402
 from ragstream.models.embedder import build_embedder  # noqa: E402
 from ragstream.models.in_process import InProcessModelClient  # noqa: E402
 from ragstream.models.triton_client import TritonModelClient  # noqa: E402
 from ragstream.settings import ModelSettings, Settings  # noqa: E402
 from schemas.generation import GenerationRequest  # noqa: E402
-from tests.streams import paragraph  # noqa: E402
+from testkit.streams import paragraph  # noqa: E402
 
 QUESTIONS = ["What does the passage say about rivers?", "Summarise the main point in two sentences.",
              "Which tenant owns the document?", "Explain the difference between the two versions."]

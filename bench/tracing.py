@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler
 
 from ragstream.telemetry.tracing import span_processors
-from tests.otlp import OtlpReceiver
+from testkit.otlp import OtlpReceiver
 
 
 class _Switch(Sampler):

@@ -1,7 +1,7 @@
 """One typed settings object for every process (CLI, workers, services), read from ``RAGSTREAM_*`` env vars.
 
 Nested groups use ``__``: ``RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS=broker:9092``. Endpoints left unset mean
-"the embedded local stack": :func:`infra.stack.attach` fills them from the running stack's runtime file.
+"the embedded local stack": :func:`infra.local.stack.attach` fills them from the running stack's runtime file.
 """
 
 from __future__ import annotations

@@ -3,35 +3,15 @@ one local Ray. Tests isolate themselves with their own topics, consumer group an
 
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 
 import pytest
 
-from infra.stack import LocalStack
-from infra.topics import ensure_topics
-from ragstream.settings import (
-    GeneratorSettings,
-    KafkaSettings,
-    LocalStackSettings,
-    ModelSettings,
-    Settings,
-    WorkerSettings,
-)
-
-_counter = itertools.count()
-# In-process unit tests: the tiny SmolLM. The stack's Triton serves the shipped default (Qwen 0.5B): answer tests
-# need a model that reads its sources reliably, and the prefix cache keeps repeated prompts fast.
-TEST_GENERATOR = GeneratorSettings(model="smollm2-135m-instruct", threads=1, context_tokens=2048, max_tokens=64)
-STACK_GENERATOR = GeneratorSettings(threads=1, context_tokens=2048, max_tokens=64)
-# Three workers must fit in Ray's 2 CPUs beside the Serve app and the API's own worker (the fault tests scale to 3).
-TEST_WORKER = WorkerSettings(num_cpus=0.25)
-
-
-def kafka_for_tests(**overrides) -> KafkaSettings:
-    # Group joins take ~session_timeout/2 on Tansu: keep the timeout short in tests.
-    return KafkaSettings(session_timeout_ms=6000, heartbeat_interval_ms=2000, **overrides)
+from infra.local.stack import LocalStack
+from ragstream.settings import LocalStackSettings, ModelSettings, Settings
+from testkit.api import API_KEYS
+from testkit.settings import STACK_GENERATOR, TEST_WORKER, isolate, kafka_for_tests, with_api
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +46,7 @@ def otlp():
     """The session's OTLP receiver: every process the tests start (Ray workers, Serve's proxy and replicas, this
     one) exports its spans here, at 100% sampling, so the whole suite runs traced."""
     from ragstream.telemetry import tracing
-    from tests.otlp import OtlpReceiver
+    from testkit.otlp import OtlpReceiver
 
     receiver = OtlpReceiver().start()
     os.environ.update({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
@@ -79,27 +59,11 @@ def otlp():
 
 @pytest.fixture(scope="session")
 def ray_runtime(otlp):
-    from infra.ray_runtime import start_local_ray, stop_local_ray
+    from infra.local.ray_runtime import start_local_ray, stop_local_ray
 
     start_local_ray(num_cpus=2)
     yield
     stop_local_ray()
-
-
-def isolate(settings: Settings, name: str) -> Settings:
-    """Own topics, group and collections, so tests sharing one broker and one Milvus never see each other."""
-    n = next(_counter)
-    prefix = f"t{n}-{name}"
-    kafka = settings.kafka.model_copy(update={
-        "documents_topic": f"{prefix}.documents", "dlq_topic": f"{prefix}.dlq",
-        "index_events_topic": f"{prefix}.index-events", "consumer_group": f"{prefix}-ingest",
-    })
-    milvus = settings.milvus.model_copy(update={
-        "chunks_collection": f"chunks_{n}_{name}".replace("-", "_"),
-        "documents_collection": f"documents_{n}_{name}".replace("-", "_"),
-    })
-    ensure_topics(kafka)
-    return settings.model_copy(update={"kafka": kafka, "milvus": milvus})
 
 
 @pytest.fixture
@@ -107,7 +71,6 @@ def isolated(stack, request) -> Settings:
     return isolate(stack, request.node.name.split("[")[0].removeprefix("test_")[:20])
 
 
-API_KEYS = {"key-acme": "acme", "key-globex": "globex", "key-fuzz": "fuzz"}
 
 
 @pytest.fixture(scope="session")
@@ -115,15 +78,10 @@ def query_stack(stack, ray_runtime):
     """The Serve application over its own topics and collections, with one ingest worker feeding it."""
     from ray import serve
 
-    from infra.process import free_port
     from services.app import run
     from workers.actor import WorkerPool
 
-    settings = isolate(stack, "api")
-    settings = settings.model_copy(update={
-        "api": settings.api.model_copy(update={"port": free_port(), "api_keys": API_KEYS,
-                                               "read_your_writes_timeout_s": 8}),
-    })
+    settings = with_api(isolate(stack, "api"), API_KEYS, read_your_writes_timeout_s=8)
     pool = WorkerPool(settings).start()
     try:
         url = run(settings)

@@ -11,7 +11,7 @@ from ragstream.producer import DocumentProducer
 from ragstream.topic_reader import TopicReader
 from schemas.dead_letter import DeadLetterHeaders
 from schemas.events import DocumentEvent
-from tests.streams import bad_events, wait_for_outcomes
+from testkit.streams import bad_events, wait_for_outcomes
 from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack

@@ -4,7 +4,7 @@ import random
 
 from ragstream.settings import ChunkingSettings
 from schemas import DocumentEvent
-from tests.streams import paragraph
+from testkit.streams import paragraph
 from workers.chunking import Chunker
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from schemas import DocumentEvent, FailureStage
-from tests.streams import BAD_EVENTS
+from testkit.streams import BAD_EVENTS
 from workers.codec import Rejected, decode
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import ray
 
-from infra.stack import LocalStack
+from infra.local.stack import LocalStack
 from ragstream.settings import Settings
 from ragstream.topic_reader import TopicReader
-from tests.conftest import isolate
-from tests.streams import (
+from testkit.settings import isolate
+from testkit.streams import (
     Stream,
     assert_index_matches,
     mixed_stream,

@@ -9,7 +9,7 @@ from ragstream.index.filters import expression
 from ragstream.index.store import IndexStore
 from schemas import DocumentEvent
 from schemas.filters import Condition, QueryFilter
-from tests.doubles import HashingEmbedder
+from testkit.doubles import HashingEmbedder
 from workers.chunking import Chunker
 from workers.processor import BatchProcessor
 

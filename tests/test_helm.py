@@ -16,7 +16,7 @@ from infra.kube.chart_files import CHART, chart_fields, stale
 from infra.kube.check import check_value_set, value_sets
 from infra.kube.helm import Helm, HelmError, helm_binary
 from infra.kube.validate import validate
-from infra.ray_runtime import SERVE_ENV
+from infra.local.ray_runtime import SERVE_ENV
 from ragstream.settings import Settings
 from ragstream.settings_env import env_fields
 from services.config import serve_config

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import isolate
-from tests.history import History
-from tests.monotonic import Api
+from testkit.history import History
+from testkit.monotonic import Api
+from testkit.settings import isolate, with_api
 
 pytestmark = pytest.mark.stack
 
@@ -24,10 +24,9 @@ def history_api(durable_stack, query_stack):
 
     session, url = query_stack
     settings = isolate(durable_stack.settings, "history")
+    settings = with_api(settings, {"key-history": "acme"}, port=session.api.port)
     settings = settings.model_copy(update={
-        "api": settings.api.model_copy(update={"port": session.api.port, "api_keys": {"key-history": "acme"}}),
-        "serve": settings.serve.model_copy(update={"app_name": "history", "route_prefix": "/history"}),
-    })
+        "serve": settings.serve.model_copy(update={"app_name": "history", "route_prefix": "/history"})})
     try:
         run(settings)
         yield settings, Api(f"{url}/history", "key-history")

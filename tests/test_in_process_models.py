@@ -15,8 +15,8 @@ from ragstream.models.in_process import InProcessModelClient
 from ragstream.models.reranker import CrossEncoderReranker, build_reranker
 from ragstream.settings import EmbedderSettings, ModelSettings, RerankerSettings
 from schemas.generation import GenerationRequest
-from tests.conftest import TEST_GENERATOR
-from tests.doubles import tiny_cross_encoder
+from testkit.doubles import tiny_cross_encoder
+from testkit.settings import TEST_GENERATOR
 
 STORY = GenerationRequest(messages=[{"role": "user", "content": "Tell a long story about the sea."}], max_tokens=40)
 

@@ -11,9 +11,9 @@ import time
 import psutil
 import pytest
 
-from infra.broker import TansuBroker
-from infra.milvus_server import MilvusLiteServer, serialized
-from infra.object_store import ObjectStore
+from infra.local.broker import TansuBroker
+from infra.local.milvus_server import MilvusLiteServer, serialized
+from infra.local.object_store import ObjectStore
 from infra.topics import ensure_topics, topic_names
 from ragstream import kafka_clients
 from ragstream.index.records import DocState
@@ -91,7 +91,7 @@ def _registry_writer(milvus: MilvusSettings, keys: range, acked: dict[str, int],
 
 def test_milvus_keeps_every_acknowledged_write_of_concurrent_writers_across_kills(tmp_path):
     """Milvus Lite's own server lost acknowledged writes here (concurrent writes corrupted its WAL): every worker and
-    replica writes at once, so the server the stack starts serializes them (infra/milvus_server.py). The writers
+    replica writes at once, so the server the stack starts serializes them (infra/local/milvus_server.py). The writers
     stop before each kill, so every write counted was acknowledged."""
     server = MilvusLiteServer(tmp_path / "milvus", tmp_path).start()
     milvus = MilvusSettings(uri=server.uri, call_timeout_s=30)

@@ -12,8 +12,8 @@ import numpy as np
 import psutil
 import pytest
 
-from infra.process import free_port
-from infra.triton_server import TritonServer
+from infra.local.process import free_port
+from infra.local.triton_server import TritonServer
 from ragstream.index.store import IndexStore
 from ragstream.models.client import ModelError, ModelUnavailable, Priority
 from ragstream.models.in_process import InProcessModelClient
@@ -24,8 +24,8 @@ from ragstream.settings import RerankerSettings
 from ragstream.topic_reader import TopicReader
 from schemas.events import DocumentEvent
 from schemas.generation import GenerationRequest
-from tests.doubles import tiny_cross_encoder
-from tests.streams import paragraph, wait_for_outcomes
+from testkit.doubles import tiny_cross_encoder
+from testkit.streams import paragraph, wait_for_outcomes
 from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack

@@ -16,8 +16,8 @@ from ragstream.index.store import IndexStore
 from ragstream.producer import DocumentProducer
 from ragstream.topic_reader import TopicReader
 from schemas.events import DocumentEvent
-from tests.monotonic import MonotonicReader
-from tests.streams import Stream, assert_index_matches, paragraph, wait_for_outcomes
+from testkit.monotonic import MonotonicReader
+from testkit.streams import Stream, assert_index_matches, paragraph, wait_for_outcomes
 from workers.actor import WorkerPool
 from workers.routing import default_partition
 

@@ -18,7 +18,7 @@ import pytest
 from kafka.structs import TopicPartition
 from tritonclient.utils import InferenceServerException
 
-from infra.milvus_server import MilvusLiteServer
+from infra.local.milvus_server import MilvusLiteServer
 from ragstream import kafka_clients
 from ragstream.index.store import IndexStore
 from ragstream.models.factory import BlockingModels
@@ -26,7 +26,7 @@ from ragstream.producer import DocumentProducer
 from ragstream.topic_reader import TopicReader
 from schemas.dead_letter import DeadLetterHeaders
 from schemas.events import DocumentEvent
-from tests.streams import BAD_EVENTS_DIR, Stream, assert_index_matches, reset_group_to_start, wait_for_outcomes
+from testkit.streams import BAD_EVENTS_DIR, Stream, assert_index_matches, reset_group_to_start, wait_for_outcomes
 from workers.ingest_loop import IngestLoop
 from workers.routing import default_partition
 

@@ -6,8 +6,8 @@ import pytest
 
 from ragstream.index.store import IndexStore
 from schemas import DocumentEvent, Outcome
-from tests.doubles import FailingEmbedder, HashingEmbedder
-from tests.streams import expected_chunks
+from testkit.doubles import FailingEmbedder, HashingEmbedder
+from testkit.streams import expected_chunks
 from workers.chunking import Chunker
 from workers.failures import StageFailure
 from workers.processor import BatchProcessor

@@ -20,7 +20,7 @@ from bench.quality.__main__ import (
 )
 from bench.quality.datasets import load_halueval
 from bench.quality.peer import Peer
-from tests.conftest import isolate
+from testkit.settings import isolate
 from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack

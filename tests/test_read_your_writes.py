@@ -10,7 +10,7 @@ from ragstream.index.records import LogMark
 from ragstream.index.store import IndexStore
 from schemas import DocumentEvent
 from schemas.openai import MinVersion
-from tests.doubles import HashingEmbedder
+from testkit.doubles import HashingEmbedder
 from workers.chunking import Chunker
 from workers.processor import BatchProcessor
 

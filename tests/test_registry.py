@@ -10,7 +10,7 @@ import pytest
 from ragstream.index.records import DocState, LogMark
 from ragstream.index.store import IndexStore
 from schemas import DocumentEvent, Outcome
-from tests.doubles import HashingEmbedder
+from testkit.doubles import HashingEmbedder
 from workers.chunking import Chunker
 from workers.processor import BatchProcessor
 

@@ -14,7 +14,7 @@ from ragstream.models.triton_client import TritonModelClient
 from ragstream.retrieval.hybrid import HybridRetriever
 from schemas import DocumentEvent
 from schemas.filters import Condition, QueryFilter
-from tests.conftest import isolate
+from testkit.settings import isolate
 from workers.chunking import Chunker
 from workers.processor import BatchProcessor
 

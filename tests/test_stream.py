@@ -11,7 +11,7 @@ import ray
 
 from ragstream.topic_reader import TopicReader
 from schemas.dead_letter import DeadLetterHeaders
-from tests.streams import (
+from testkit.streams import (
     BAD_EVENTS,
     assert_index_matches,
     mixed_stream,

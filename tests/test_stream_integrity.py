@@ -314,13 +314,13 @@ def test_ragstream_status_shows_a_partition_that_is_behind():
 
     from rich.console import Console
 
-    from ragstream.cli import _partitions_table
+    from cli.status import partitions_table
 
     documents = [SimpleNamespace(partition=p, offset=o) for p, n in ((0, 3), (1, 2)) for o in range(n)]
     outcomes = [{"source_partition": 0, "source_offset": o, "indexed_time": f"2026-12-01T10:00:0{o}Z"}
                 for o in range(3)]
     console = Console(record=True, width=120)
-    console.print(_partitions_table(documents, outcomes))
+    console.print(partitions_table(documents, outcomes))
     rows = [line.split("│")[1:-1] for line in console.export_text().splitlines() if line.count("│") == 6]
     cells = {r[0].strip(): [c.strip() for c in r[1:]] for r in rows}
     assert cells["0"] == ["3", "3", "0", "2026-12-01T10:00:02Z"]

@@ -12,7 +12,7 @@ from opentelemetry.trace import SpanKind
 from ragstream.producer import DocumentProducer
 from ragstream.topic_reader import TopicReader
 from services.api.ingress import TRACE_ID_HEADER
-from tests.test_api import ACME, produce
+from testkit.api import ACME, produce_one
 from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack
@@ -70,8 +70,8 @@ def test_a_produced_document_is_one_trace_from_producer_through_the_worker_to_co
 
 def test_a_question_is_one_trace_through_every_deployment_under_the_callers_traceparent(query_stack, otlp):
     settings, url = query_stack
-    produce(settings, "acme", "traced-answer", 1, "The staff canteen opens at seven in the morning for breakfast.",
-            "Canteen")
+    produce_one(settings, "acme", "traced-answer", 1, "The staff canteen opens at seven in the morning for breakfast.",
+                "Canteen")
     caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     response = httpx.post(
         f"{url}/v1/chat/completions", timeout=120,
@@ -110,7 +110,8 @@ def test_metrics_of_the_api_and_the_workers_after_ingest_and_queries(query_stack
     import ray
 
     settings, url = query_stack
-    produce(settings, "acme", "metered", 1, "Metered documents feed the freshness histogram of the worker.", "Meter")
+    produce_one(settings, "acme", "metered", 1, "Metered documents feed the freshness histogram of the worker.",
+                "Meter")
     response = httpx.post(f"{url}/v1/retrieve", headers={"Authorization": f"Bearer {ACME}"}, timeout=60,
                           json={"query": "freshness histogram", "min_versions": [{"doc_id": "metered", "version": 1}]})
     assert response.status_code == 200, response.text

@@ -13,8 +13,7 @@ import pytest
 
 from ragstream.settings_env import settings_env
 from ragstream.topic_reader import TopicReader
-from tests.streams import mixed_stream, produce, wait_for_outcomes
-from tests.test_stream import assert_index_matches
+from testkit.streams import assert_index_matches, mixed_stream, produce, wait_for_outcomes
 
 pytestmark = pytest.mark.stack
 

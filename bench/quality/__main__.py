@@ -27,14 +27,14 @@ from bench.quality.peer import Peer
 from bench.quality.plots import frontier, plot_answers, plot_frontier
 from bench.quality.retrieval import Config, measure
 from bench.report import console, report
-from infra.process import free_port
-from infra.ray_runtime import start_local_ray, stop_local_ray
-from infra.stack import LocalStack
+from infra.local.process import free_port
+from infra.local.ray_runtime import start_local_ray, stop_local_ray
+from infra.local.stack import LocalStack
 from ragstream.producer import DocumentProducer
 from ragstream.settings import ApiSettings, LocalStackSettings, ServeSettings, Settings, WorkerSettings
 from ragstream.topic_reader import TopicReader
 from services.app import run
-from tests.streams import wait_for_outcomes
+from testkit.streams import wait_for_outcomes
 from workers.actor import WorkerPool
 
 KEY, TENANT = "quality-key", "eval"

@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
+from infra.kube.values import ChartValues
 from ragstream.settings import Settings
 from ragstream.settings_env import EnvField, env_fields
-from schemas.chart import ChartValues
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "ragstream"
 BEGIN, END = "# BEGIN config", "# END config"

@@ -178,7 +178,7 @@ securityContext:
 {{- end }}
 {{- end -}}
 
-{{/* Ray nodes: Serve's throughput mode (as infra/ray_runtime.py sets locally), credentials, OTLP. */}}
+{{/* Ray nodes: Serve's throughput mode (as infra/local/ray_runtime.py sets locally), credentials, OTLP. */}}
 {{- define "ragstream.rayEnv" -}}
 - name: RAY_SERVE_THROUGHPUT_OPTIMIZED
   value: "1"

@@ -40,7 +40,7 @@ def start_local_ray(num_cpus: float | None = None) -> None:
              namespace="ragstream", logging_level="WARNING", log_to_driver=True,
              runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **SERVE_ENV,
                                        **tracing.environment()},
-                          "worker_process_setup_hook": "infra.ray_runtime.bind_replicas_to_loopback"})
+                          "worker_process_setup_hook": "infra.local.ray_runtime.bind_replicas_to_loopback"})
 
 
 def stop_local_ray() -> None:

@@ -23,7 +23,7 @@ WORDS = ("river stream index vector kafka milvus chunk tenant version replay off
          "answer question fresh stale delete update latency cluster partition commit model token passage title "
          "ocean mountain forest city garden library music history science planet energy").split()
 
-BAD_EVENTS_DIR = Path(__file__).parent / "data" / "bad_events"
+BAD_EVENTS_DIR = Path(__file__).parents[1] / "tests" / "data" / "bad_events"
 
 
 def bad_events() -> list[tuple[str, bytes, str]]:

@@ -7,8 +7,8 @@ import os
 import stat
 from pathlib import Path
 
-from infra.object_store import ObjectStore
-from infra.process import LOOPBACK, ServerProcess, free_port, port_open
+from infra.local.object_store import ObjectStore
+from infra.local.process import LOOPBACK, ServerProcess, free_port, port_open
 
 
 def tansu_binary() -> Path:

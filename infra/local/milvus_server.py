@@ -1,6 +1,6 @@
 """Milvus Lite as a gRPC server: one process owns the data directory, workers and replicas connect to it.
 
-The process is ``python -m infra.milvus_server``: Milvus Lite's own server (3.2.2) with its races closed. Its gRPC
+The process is ``python -m infra.local.milvus_server``: Milvus Lite's own server (3.2.2) with its races closed. Its gRPC
 handlers run on a thread pool, and it locks neither writes nor the catalog:
 
 - Two writes to one collection at once each take sequence numbers without a lock and append to the same Arrow WAL
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infra.process import LOOPBACK, ServerProcess, free_port, port_open
+from infra.local.process import LOOPBACK, ServerProcess, free_port, port_open
 
 CATALOG = ("create_database", "drop_database", "alter_database_properties", "drop_database_properties",
            "create_collection", "get_collection", "drop_collection", "rename_collection", "truncate_collection",
@@ -42,7 +42,7 @@ class MilvusLiteServer:
         self._server = ServerProcess(
             "milvus-lite",
             # Milvus Lite's default host is 0.0.0.0: always bind loopback.
-            [sys.executable, "-m", "infra.milvus_server", "--data-dir", str(data_dir), "--host", LOOPBACK,
+            [sys.executable, "-m", "infra.local.milvus_server", "--data-dir", str(data_dir), "--host", LOOPBACK,
              "--port", str(self.port)],
             log_dir / "milvus-lite.log",
             ready=lambda: port_open(self.port),

@@ -5,7 +5,7 @@ application of the log. Shared by the short form in the tests and the long form 
 Writers send explicit versions (newer, equal, older), deletes and server-ordered (versionless) writes of a few
 documents from several threads, so one document's writes race and the broker decides their order. Given the API,
 every other writer posts through ``/v1/documents`` instead of producing to Kafka, and every other read goes through
-``GET /v1/documents/{id}`` and ``/v1/retrieve``; the reader checks every read (``tests/monotonic.py``).
+``GET /v1/documents/{id}`` and ``/v1/retrieve``; the reader checks every read (``testkit/monotonic.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ragstream.producer import DocumentProducer
 from ragstream.settings import Settings
 from ragstream.topic_reader import TopicReader
 from schemas.events import DocumentEvent
-from tests.monotonic import WORDS, Api, MonotonicReader
+from testkit.monotonic import WORDS, Api, MonotonicReader
 from workers.actor import WorkerPool
 from workers.chunking import Chunker
 from workers.codec import decode

@@ -17,10 +17,10 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from infra.process import LOOPBACK, ServerProcess, free_port, http_status
+from infra.local.process import LOOPBACK, ServerProcess, free_port, http_status
 from ragstream.settings import ModelSettings
 
-MODEL_REPOSITORY = Path(__file__).parent / "triton" / "models"
+MODEL_REPOSITORY = Path(__file__).parents[1] / "triton" / "models"
 ALL_MODELS = ("embedder", "embedder_query", "reranker", "generator")
 _PROBE = ("import json, sys, sysconfig, pytriton; print(json.dumps({'version': '%d.%d' % sys.version_info[:2], "
           "'libdir': sysconfig.get_config_var('LIBDIR'), 'pytriton': pytriton.__path__[0]}))")

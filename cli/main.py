@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
 import signal
-import statistics
 import sys
 import threading
-from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +15,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import track
-from rich.table import Table
 
 from ragstream.settings import Settings
 from ragstream.telemetry import tracing
@@ -29,7 +25,7 @@ DEFAULT_TENANT = "demo"
 
 
 def _attached() -> Settings:
-    from infra.stack import attach
+    from infra.local.stack import attach
 
     tracing.configure("ragstream-cli")
     return attach(Settings())
@@ -84,8 +80,8 @@ def up(
     import ray
     from ray import serve
 
-    from infra.ray_runtime import start_local_ray, stop_local_ray
-    from infra.stack import LocalStack
+    from infra.local.ray_runtime import start_local_ray, stop_local_ray
+    from infra.local.stack import LocalStack
     from services.app import run
     from workers.actor import WorkerPool
 
@@ -146,7 +142,7 @@ def ask(
 
     settings = Settings()
     if url is None or api_key is None:
-        from infra.stack import runtime_info
+        from infra.local.stack import runtime_info
 
         found = runtime_info(settings)
         url, api_key = url or found.get("api_url"), api_key or found.get("api_key")
@@ -235,67 +231,13 @@ def worker(
     running.stop()
 
 
-def _read_topic(settings: Settings, topic: str) -> list:
-    from ragstream.topic_reader import TopicReader
-
-    with TopicReader(settings.kafka, topic) as reader:
-        return reader.read_until_quiet()
-
-
 @app.command()
 def status() -> None:
     """Per-topic counts, outcomes, dead letters, index size and recent freshness."""
-    from ragstream.index.store import IndexStore
+    from cli.status import status_tables
 
-    settings = _attached()
-    kafka = settings.kafka
-    documents = _read_topic(settings, kafka.documents_topic)
-    produced = len(documents)
-    dlq = len(_read_topic(settings, kafka.dlq_topic))
-    outcomes = [json.loads(r.value) for r in _read_topic(settings, kafka.index_events_topic)]
-    store = IndexStore(settings.milvus, settings.models.embedder.dimension)
-    try:
-        chunks = store.count_chunks() if store.client.has_collection(store.chunks) else 0
-    finally:
-        store.close()
-    table = Table(title="ragstream status")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_row(kafka.documents_topic, f"{produced} events")
-    table.add_row(kafka.index_events_topic, f"{len(outcomes)} outcomes")
-    table.add_row(kafka.dlq_topic, f"{dlq} dead letters")
-    table.add_row("not yet processed (approx.)", str(max(produced - len(outcomes), 0)))
-    for outcome, count in sorted(Counter(o["outcome"] for o in outcomes).items()):
-        table.add_row(f"  {outcome}", str(count))
-    table.add_row("chunks in index", str(chunks))
-    recent = [o["freshness_ms"] for o in outcomes[-1000:] if o["outcome"] in ("indexed", "deleted")]
-    if len(recent) >= 2:
-        cuts = statistics.quantiles(recent, n=100)
-        table.add_row("freshness p50 / p99 (last 1000)", f"{cuts[49]:.0f} ms / {cuts[98]:.0f} ms")
-    console.print(table)
-    console.print(_partitions_table(documents, outcomes))
-
-
-def _partitions_table(documents: list, outcomes: list[dict]) -> Table:
-    """Per partition: how far processing got and when it last moved, so a stuck partition stands out (the
-    workers' /metrics add the retries and the failure holding it: ragstream_ingest_partition_retries)."""
-    table = Table(title="partitions of the documents topic")
-    for column in ("partition", "records", "processed", "behind", "last progress"):
-        table.add_column(column, justify="right")
-    last: dict[int, int] = {}
-    latest: dict[int, str] = {}
-    for outcome in outcomes:
-        partition = outcome["source_partition"]
-        last[partition] = max(last.get(partition, -1), outcome["source_offset"])
-        latest[partition] = max(latest.get(partition, ""), outcome["indexed_time"])
-    ends: dict[int, int] = {}
-    for record in documents:
-        ends[record.partition] = max(ends.get(record.partition, -1), record.offset)
-    for partition in sorted(ends):
-        behind = ends[partition] - last.get(partition, -1)
-        table.add_row(str(partition), str(ends[partition] + 1), str(last.get(partition, -1) + 1),
-                      f"[red]{behind}[/]" if behind else "0", latest.get(partition, "never"))
-    return table
+    for table in status_tables(_attached()):
+        console.print(table)
 
 
 def main() -> None:

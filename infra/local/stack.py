@@ -6,11 +6,11 @@ import json
 import os
 from contextlib import ExitStack
 
-from infra.broker import TansuBroker
-from infra.milvus_server import MilvusLiteServer
-from infra.object_store import ObjectStore
+from infra.local.broker import TansuBroker
+from infra.local.milvus_server import MilvusLiteServer
+from infra.local.object_store import ObjectStore
+from infra.local.triton_server import TritonServer
 from infra.topics import ensure_topics
-from infra.triton_server import TritonServer
 from ragstream.settings import Settings
 
 RUNTIME_FILE = "runtime.json"

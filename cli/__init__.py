@@ -1,0 +1,1 @@
+"""The ``ragstream`` command: composes the local stack, the services and the workers (the composition root)."""

@@ -36,6 +36,14 @@ from workers.codec import decode
 from workers.planner import plan_batch
 
 
+class Refused(Exception):
+    """The API refused a write: its status is counted apart from writes lost to a restarting component."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"{status}: {body}")
+        self.status = status
+
+
 @dataclass
 class Report:
     writes: int = 0
@@ -79,6 +87,7 @@ class History:
         self.report = Report()
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._acknowledged: set[tuple[int, int]] = set()  # (partition, offset) of every write the log acknowledged
 
     # -- writers -------------------------------------------------------------------------------------------------
 
@@ -96,20 +105,27 @@ class History:
                     event = DocumentEvent(op="upsert", tenant="acme", doc_id=doc, version=version, text=text)
                 try:
                     if http:
-                        self._post(http, event)
+                        position = self._post(http, event)
                     else:
-                        producer.send(event).get(30)
-                except Exception as error:  # the broker is being restarted: unacknowledged, maybe in the log
+                        sent = producer.send(event).get(30)
+                        position = (sent.partition, sent.offset)
+                except Refused as error:  # the API answered, and not with 202
                     with self._lock:
-                        self.report.faults[f"unacknowledged write{getattr(error, 'status', '')}"] += 1
+                        self.report.faults[f"unacknowledged write (HTTP {error.status})"] += 1
+                    continue
+                except Exception:  # the broker is being restarted: unacknowledged, maybe in the log
+                    with self._lock:
+                        self.report.faults["unacknowledged write"] += 1
                     continue
                 with self._lock:
                     self.report.writes += 1
                     self.report.api_writes += bool(http)
+                    self._acknowledged.add(position)
                 time.sleep(rng.uniform(0.0, 0.05))
 
     @staticmethod
-    def _post(http, event: DocumentEvent) -> None:
+    def _post(http, event: DocumentEvent) -> tuple[int, int]:
+        """Where the API put the event in the log."""
         if event.op == "delete":
             params = {} if event.version is None else {"version": event.version}
             response = http.delete(f"/v1/documents/{event.doc_id}", params=params)
@@ -117,9 +133,9 @@ class History:
             response = http.post("/v1/documents", json={"doc_id": event.doc_id, "version": event.version,
                                                         "text": event.text})
         if response.status_code != 202:
-            error = RuntimeError(f"{response.status_code}: {response.text[:200]}")
-            error.status = f" (HTTP {response.status_code})"
-            raise error
+            raise Refused(response.status_code, response.text[:200])
+        accepted = response.json()
+        return accepted["partition"], accepted["offset"]
 
     # -- nemesis -------------------------------------------------------------------------------------------------
 
@@ -179,7 +195,7 @@ class History:
         self.report.reads, self.report.raw_stale = reader.reads, reader.raw_stale
         self.report.api_reads, self.report.failed_reads = dict(reader.statuses), reader.failed
         self.report.violations = reader.violations
-        self._compare()
+        self.compare()
         return self.report
 
     def _newest_chunks(self) -> dict[str, int]:
@@ -187,6 +203,7 @@ class History:
         for _ in range(60):
             store = IndexStore(self.settings.milvus, self.settings.models.embedder.dimension)
             try:
+                store.reload()  # just restarted: every collection is released
                 newest: dict[str, int] = {}
                 for row in store.chunk_rows(("doc_id", "version")):
                     newest[row["doc_id"]] = max(row["version"], newest.get(row["doc_id"], -1))
@@ -197,20 +214,55 @@ class History:
                 store.close()
         return {}
 
+    def _explain(self, docs: list[str], log: list) -> list[str]:
+        """For a few mismatched documents: their registry rows, their last records and the outcomes of those."""
+        store = IndexStore(self.settings.milvus, self.settings.models.embedder.dimension)
+        try:
+            rows = store.client.query(store.registry, filter=f"key in {json.dumps([f'acme/{d}' for d in docs])}",
+                                      output_fields=["id", "version", "state", "source_offset", "source_max_ts"])
+        finally:
+            store.close()
+        with TopicReader(self.settings.kafka, self.settings.kafka.index_events_topic) as outcomes:
+            events = [json.loads(r.value) for r in outcomes.read_until_quiet()]
+        lines = [f"registry row {row}" for row in rows]
+        for doc in docs:
+            records = [r for r in log if r.key == f"acme/{doc}".encode()][-3:]
+            lines += [f"record {doc} p{r.partition} o{r.offset} ts{r.timestamp}" for r in records]
+            mine = [e for e in events if e.get("doc_id") == doc]
+            lines += [f"outcome {doc} o{e['source_offset']} {e['outcome']} v{e['version']} {e['indexed_time']} "
+                      f"{e['reason']}" for e in mine[-4:]]
+            lines += [f"outcomes of {doc}: {dict(Counter(e['outcome'] for e in mine))}"]
+        return lines
+
+    def _whole_log(self, documents: TopicReader, timeout_s: float = 120) -> list:
+        """The documents topic up to at least every acknowledged write: a read until quiet alone can stop early
+        when the broker is slow to answer."""
+        deadline = time.monotonic() + timeout_s
+        records = documents.read_until_quiet()
+        while self._acknowledged - {(r.partition, r.offset) for r in records}:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the documents topic does not hold every acknowledged write")
+            documents.poll()
+        return records
+
     def _settle(self, pool: WorkerPool, stall_s: float = 180) -> None:
         """Waits until every record of the documents topic has an outcome, for as long as outcomes keep coming (a
         slow stream is not a stopped one); if none comes for ``stall_s``, says what each worker owns and waits
         for."""
-        with TopicReader(self.settings.kafka, self.settings.kafka.documents_topic) as documents:
-            wanted = {(r.partition, r.offset) for r in documents.read_until_quiet()}
-        with TopicReader(self.settings.kafka, self.settings.kafka.index_events_topic) as outcomes:
+        # every acknowledged write, and whatever else reached the log (a write whose answer a restart cut off)
+        with TopicReader(self.settings.kafka, self.settings.kafka.documents_topic) as documents, \
+                TopicReader(self.settings.kafka, self.settings.kafka.index_events_topic) as outcomes:
+            wanted = {(r.partition, r.offset) for r in self._whole_log(documents)}
             deadline, settled, seen = time.monotonic() + stall_s, 0, set()
             while True:
                 outcomes.poll()
                 seen.update((o["source_partition"], o["source_offset"])
                             for o in map(json.loads, (r.value for r in outcomes.records[settled:])))
                 if wanted <= seen:
-                    return
+                    more = {(r.partition, r.offset) for r in documents.read_until_quiet()} - wanted
+                    if not more:
+                        return
+                    wanted |= more
                 if len(outcomes.records) > settled:
                     deadline, settled = time.monotonic() + stall_s, len(outcomes.records)
                 if time.monotonic() > deadline:
@@ -222,11 +274,11 @@ class History:
                             print(f"worker unreachable: {error!r}", file=sys.stderr)
                     raise TimeoutError(f"{len(wanted - seen)} records have no outcome, none came for {stall_s:.0f} s")
 
-    def _compare(self) -> None:
+    def compare(self) -> None:
         """The index against the log applied in order, one document at a time (the planner's fold is the
         sequential specification; tests/test_planner.py pins it)."""
         with TopicReader(self.settings.kafka, self.settings.kafka.documents_topic) as documents:
-            log = sorted(documents.read_until_quiet(), key=lambda r: (r.partition, r.offset))
+            log = sorted(self._whole_log(documents), key=lambda r: (r.partition, r.offset))
         events = [e for e in (decode(r.value) for r in log) if isinstance(e, DocumentEvent)]
         winners = plan_batch(list(enumerate(events)), {}).actions
         final = {a.event.doc_id: a.event.version for a in winners}
@@ -234,6 +286,7 @@ class History:
         expected = {c.id: c.text for a in winners if a.kind == "upsert" for c in chunker.split(a.event)}
         store = IndexStore(self.settings.milvus, self.settings.models.embedder.dimension)
         try:
+            store.reload()  # a Milvus server that restarted since the workers last wrote has released them
             rows = store.chunk_rows(("id", "text"))
             states = store.doc_states(f"acme/{doc}" for doc in final)
             self.report.registry_behind = sum(states.get(f"acme/{d}") is None or states[f"acme/{d}"].version != v
@@ -244,5 +297,7 @@ class History:
         lost, stale = set(expected) - set(actual), set(actual) - set(expected)
         self.report.lost, self.report.stale = len(lost), len(stale)
         self.report.mismatched = [f"lost {i}" for i in sorted(lost)[:10]] + [f"stale {i}" for i in sorted(stale)[:10]]
+        if lost or stale:
+            self.report.mismatched += self._explain(sorted({i.split("/")[1] for i in lost | stale})[:2], log)
         self.report.duplicated = len(rows) - len(actual)
         self.report.wrong_text = sum(actual[i] != t for i, t in expected.items() if i in actual)

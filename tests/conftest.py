@@ -89,3 +89,14 @@ def query_stack(stack, ray_runtime):
     finally:
         serve.shutdown()
         pool.stop()
+
+
+@pytest.fixture
+def store(isolated):
+    """The real index over the test's own collections."""
+    from ragstream.index.store import IndexStore
+
+    store = IndexStore(isolated.milvus, 384)
+    store.ensure_collections()
+    yield store
+    store.close()

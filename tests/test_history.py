@@ -42,7 +42,7 @@ def test_every_read_under_kills_and_pauses_is_monotonic_and_the_index_equals_the
     counts = {"writes": 0, "api_writes": 0, "reads": 0, "failed_reads": 0, "api_reads": {}, "faults": {},
               "raw_stale": 0}
     assert report.row() | counts == counts | {"violations": 0, "lost": 0, "stale": 0, "wrong_text": 0,
-                                              "duplicated": 0}, report.row()
+                                              "duplicated": 0, "rolled_back": 0, "registry_behind": 0}, report.row()
     faults = sum(n for kind, n in report.faults.items() if not kind.startswith("unacknowledged write"))
     assert report.writes > 200 and report.reads > 50 and faults >= 3, report.row()
     # the API took its share of the writes and answered reads (404: a document not indexed yet), never a 5xx, and

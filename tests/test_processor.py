@@ -13,14 +13,6 @@ from workers.failures import StageFailure
 from workers.processor import BatchProcessor
 
 
-@pytest.fixture
-def store(isolated):
-    store = IndexStore(isolated.milvus, 384)
-    store.ensure_collections()
-    yield store
-    store.close()
-
-
 def up(version, text, doc="d"):
     return DocumentEvent(op="upsert", tenant="t", doc_id=doc, version=version, text=text, title="T")
 

@@ -26,14 +26,6 @@ def registry_rows(store: IndexStore, doc: str = "d") -> list[dict]:
                               consistency_level="Strong")
 
 
-@pytest.fixture
-def store(isolated):
-    store = IndexStore(isolated.milvus, 384)
-    store.ensure_collections()
-    yield store
-    store.close()
-
-
 def test_a_state_that_covers_less_of_the_log_never_wins_however_late_it_lands(store):
     store.record_states([state(2, offset=11, ts=2_000)])
     store.record_states([state(1, offset=10, ts=1_000)])  # the late write of a worker that lost its partition

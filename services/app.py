@@ -6,31 +6,24 @@ run`` and a RayService (settings from the ``RAGSTREAM_*`` environment), so both 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ray import serve
-from ray.serve import Application
+from ray.serve import Application, Deployment
 
 from ragstream.settings import DeploymentSettings, ServeSettings, Settings
 from services.api.ingress import Ingress
 from services.config import tracing_config
-from services.stages.compression import CompressionStage
-from services.stages.embedding import EmbeddingStage
-from services.stages.generation import GenerationStage
-from services.stages.reranking import RerankingStage
-from services.stages.retrieval import RetrievalStage
-from services.stages.rewrite import RewriteStage
+from services.stages.compression import Compression
+from services.stages.embedding import Embedding
+from services.stages.generation import Generation
+from services.stages.reranking import Reranking
+from services.stages.retrieval import Retrieval
+from services.stages.rewrite import Rewrite
 
-# name → (stage class, its constructor arguments from the settings); the order is the order of the query path.
-STAGES: dict[str, tuple[type, Callable[[Settings], tuple]]] = {
-    "rewrite": (RewriteStage, lambda s: (s,)),
-    "embedding": (EmbeddingStage, lambda s: (s.models,)),
-    "retrieval": (RetrievalStage, lambda s: (s,)),
-    "reranking": (RerankingStage, lambda s: (s.models,)),
-    "compression": (CompressionStage, lambda s: (s.context,)),
-    "generation": (GenerationStage, lambda s: (s.models,)),
-}
+# The stage deployments in the order of the query path; each is built from the whole settings.
+STAGES: dict[str, Deployment] = {"rewrite": Rewrite, "embedding": Embedding, "retrieval": Retrieval,
+                                 "reranking": Reranking, "compression": Compression, "generation": Generation}
 
 
 def deployment_options(name: str, deployment: DeploymentSettings, serve_settings: ServeSettings) -> dict[str, Any]:
@@ -56,9 +49,8 @@ def deployment_options(name: str, deployment: DeploymentSettings, serve_settings
 
 def build(settings: Settings) -> Application:
     scale = settings.serve
-    stages = {name: serve.deployment(cls).options(**deployment_options(name, getattr(scale, name), scale))
-              .bind(*arguments(settings))
-              for name, (cls, arguments) in STAGES.items()}
+    stages = {name: stage.options(**deployment_options(name, getattr(scale, name), scale)).bind(settings)
+              for name, stage in STAGES.items()}
     ingress = serve.deployment(Ingress).options(**deployment_options("ingress", scale.ingress, scale))
     return ingress.bind(settings, **stages)
 

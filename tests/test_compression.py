@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from ragstream.retrieval.compression import ExtractiveCompressor
+from ragstream.stages.passage import Passage
 
 LEAVE = ("The office opens at eight. Employees receive twenty-five vacation days per year. "
          "Unused vacation days expire in March. The cafeteria serves soup on Fridays.")
 ROUTER = "Routers are reset with the recessed button. Hold the button for ten seconds. The light turns green."
-PASSAGES = [{"id": "a", "text": LEAVE, "doc_id": "leave"}, {"id": "b", "text": ROUTER, "doc_id": "router"}]
+PASSAGES = [Passage(id=i, doc_id=d, version=1, chunk_no=0, text=t, score=1.0)
+            for i, d, t in (("a", "leave", LEAVE), ("b", "router", ROUTER))]
+ORIGINAL = {p.id: p.text for p in PASSAGES}
 
 
 def words(text: str) -> int:
@@ -17,12 +20,12 @@ def words(text: str) -> int:
 def test_keeps_the_relevant_sentences_within_the_budget_with_exact_spans():
     compressed = ExtractiveCompressor(budget_tokens=22, count_tokens=words).compress(
         "How many vacation days do employees get?", PASSAGES)
-    assert [c.hit["id"] for c in compressed] == ["a", "b"], "order kept, every passage still citable"
+    assert [c.id for c in compressed] == ["a", "b"], "order kept, every passage still citable"
     leave = compressed[0]
     assert "twenty-five vacation days" in leave.text and "cafeteria" not in leave.text
     assert sum(words(c.text) for c in compressed) <= 22
     for c in compressed:
-        assert " ".join(c.hit["text"][start:end].strip() for start, end in c.spans) == c.text
+        assert " ".join(ORIGINAL[c.id][start:end].strip() for start, end in c.spans) == c.text
 
 
 def test_a_large_budget_keeps_everything_and_a_tiny_one_keeps_the_best_that_fit():

@@ -5,21 +5,27 @@ from __future__ import annotations
 import pytest
 
 from ragstream.retrieval.fusion import blend, interpolate, reciprocal_rank
-
-DENSE = [{"id": "a", "score": 0.9, "doc_id": "A"}, {"id": "b", "score": 0.8}, {"id": "e", "score": 0.1}]
-BM25 = [{"id": "c", "score": 12.0}, {"id": "b", "score": 11.0}, {"id": "d", "score": 2.0}]
+from ragstream.stages.passage import Passage
 
 
-def ids(hits):
-    return [h["id"] for h in hits]
+def ranking(*scored: tuple[str, float], doc_id: str = "d") -> list[Passage]:
+    return [Passage(id=i, doc_id=doc_id, version=1, chunk_no=0, text=i, score=s) for i, s in scored]
+
+
+DENSE = [*ranking(("a", 0.9), doc_id="A"), *ranking(("b", 0.8), ("e", 0.1))]
+BM25 = ranking(("c", 12.0), ("b", 11.0), ("d", 2.0))
+
+
+def ids(passages):
+    return [p.id for p in passages]
 
 
 def test_rrf_rewards_agreement_and_keeps_fields():
     fused = reciprocal_rank([DENSE, BM25], k=60)
     assert ids(fused)[0] == "b"  # second in both lists beats first in one
     assert set(ids(fused)) == {"a", "b", "c", "d", "e"}
-    assert fused[ids(fused).index("a")]["doc_id"] == "A"
-    assert fused[0]["score"] == pytest.approx(2 / 62)
+    assert fused[ids(fused).index("a")].doc_id == "A"
+    assert fused[0].score == pytest.approx(2 / 62)
     assert ids(reciprocal_rank([DENSE, BM25], limit=2)) == ids(fused)[:2]
 
 
@@ -28,25 +34,25 @@ def test_interpolation_weights_the_normalised_scores():
     assert ids(interpolate(DENSE, BM25, weight=0.0))[:2] == ["c", "b"]
     balanced = interpolate(DENSE, BM25, weight=0.5)
     assert ids(balanced)[0] == "b"  # 0.5 × 0.875 + 0.5 × 0.9 beats either list's winner alone
-    assert all(0.0 <= h["score"] <= 1.0 for h in balanced)
+    assert all(0.0 <= p.score <= 1.0 for p in balanced)
 
 
 def test_interpolation_handles_empty_and_flat_lists_and_rejects_bad_weights():
     assert ids(interpolate([], BM25, weight=0.7)) == ["c", "b", "d"]
     assert interpolate([], [], weight=0.5) == []
-    flat = interpolate([{"id": "x", "score": 0.3}], [], weight=0.5)
-    assert flat[0]["score"] == 0.5
+    flat = interpolate(ranking(("x", 0.3)), [], weight=0.5)
+    assert flat[0].score == 0.5
     with pytest.raises(ValueError, match="weight"):
         interpolate(DENSE, BM25, weight=1.5)
 
 
 def test_blend_mixes_the_reranker_with_the_first_stage_and_keeps_both_scores():
-    first = [{"id": "a", "score": 0.9}, {"id": "b", "score": 0.5}, {"id": "c", "score": 0.1}]
+    first = ranking(("a", 0.9), ("b", 0.5), ("c", 0.1))
     model = [0.80, 0.84, 0.70]
     assert ids(blend(first, model, weight=1.0)) == ["b", "a", "c"]
     assert ids(blend(first, model, weight=0.0)) == ["a", "b", "c"]
     mixed = blend(first, model, weight=0.5)
     assert ids(mixed) == ["a", "b", "c"]  # 0.5 × 1 + 0.5 × 0.71 beats 0.5 × 0.5 + 0.5 × 1
-    assert mixed[0]["retrieval_score"] == 0.9 and mixed[0]["rerank_score"] == 0.80
+    assert mixed[0].scores == {"retrieval": 0.9, "rerank": 0.80}
     with pytest.raises(ValueError, match="weight"):
         blend(first, model, weight=-0.1)

@@ -43,8 +43,9 @@ def test_every_read_under_kills_and_pauses_is_monotonic_and_the_index_equals_the
               "raw_stale": 0}
     assert report.row() | counts == counts | {"violations": 0, "lost": 0, "stale": 0, "wrong_text": 0,
                                               "duplicated": 0, "rolled_back": 0, "registry_behind": 0}, report.row()
-    faults = sum(n for kind, n in report.faults.items() if not kind.startswith("unacknowledged write"))
-    assert report.writes > 200 and report.reads > 50 and faults >= 3, report.row()
+    # each kind of fault at least once (how many fit in the run depends on how fast a killed actor comes back)
+    assert report.writes > 200 and report.reads > 50, report.row()
+    assert report.faults["SIGKILL"] >= 1 and report.faults["SIGSTOP"] >= 1, report.row()
     # the API took its share of the writes and answered reads (404: a document not indexed yet), never a 5xx, and
     # refused none of the writes
     assert report.api_writes > 50 and report.api_reads.get(200, 0) > 20, report.row()

@@ -133,6 +133,17 @@ def produce_all(settings, items) -> list[tuple[int, int]]:
         return sources
 
 
+def settled(loop: LoopThread, timeout_s: float = 15) -> dict:
+    """The loop's stats once every partition is flowing: it sends a batch's outcomes before it commits and
+    records the progress, so a reader can see the last outcome a moment before the failure is cleared."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = loop.stats.snapshot()
+        if time.monotonic() > deadline or all(e["failure"] is None for e in stats["partitions"].values()):
+            return stats
+        time.sleep(0.1)
+
+
 def dead_letters(settings, count: int, timeout_s: float = 60) -> dict[tuple[int, int], tuple[DeadLetterHeaders, bytes]]:
     reader = TopicReader(settings.kafka, settings.kafka.dlq_topic)
     try:
@@ -210,7 +221,7 @@ def test_a_stream_with_a_dozen_kinds_of_poison_indexes_the_rest_and_dead_letters
         finally:
             reader.close()
         elapsed = time.monotonic() - started
-        stats = loop.stats.snapshot()
+        stats = settled(loop)
     dead = dead_letters(settings, len(poison))
 
     poisoned = {source: label for source, label in zip(sources, labels, strict=True) if label}

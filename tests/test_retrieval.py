@@ -55,7 +55,7 @@ def search(corpus, query, tenant="acme", fusion="interpolation", **kwargs):
         finally:
             await models.close()
 
-    return [hit["doc_id"] for hit in asyncio.run(run())]
+    return [passage.doc_id for passage in asyncio.run(run())]
 
 
 def test_dense_finds_a_paraphrase_and_bm25_finds_a_rare_keyword(corpus):
@@ -89,7 +89,7 @@ def test_several_queries_fuse_and_feedback_keeps_the_best_hit(corpus):
             retriever = HybridRetriever(store, settings.retrieval)
             fused = await retriever.search_many(queries, vectors, "acme", top_k=4)
             prf = await retriever.search(queries[0], vectors[0], "acme", mode="dense", prf=True)
-            return [h["doc_id"] for h in fused], [h["doc_id"] for h in prf]
+            return [p.doc_id for p in fused], [p.doc_id for p in prf]
         finally:
             await models.close()
 

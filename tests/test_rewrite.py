@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from ragstream.settings import RewriteSettings, Settings
+from ragstream.settings import ModelSettings, RewriteSettings
+from ragstream.stages.rewrite import RewriteStage
 from schemas.generation import ChatMessage
-from services.stages.rewrite import RewriteStage, has_work
 
 TURNS = [ChatMessage(role="user", content="Which router model do we use?"),
          ChatMessage(role="assistant", content="The XR-7734."),
@@ -14,8 +14,12 @@ TURNS = [ChatMessage(role="user", content="Which router model do we use?"),
 
 
 def rewrite(messages, enabled=None, **settings):
-    stage = RewriteStage(Settings(rewrite=RewriteSettings(**settings)))
-    return asyncio.run(stage.rewrite(messages, enabled)).value
+    stage = RewriteStage(RewriteSettings(**settings), ModelSettings())
+    return asyncio.run(stage.rewrite(messages=messages, enabled=enabled)).value
+
+
+def has_work(messages, settings, enabled):
+    return RewriteStage(settings, ModelSettings()).needed(messages=messages, enabled=enabled)
 
 
 def test_a_follow_up_is_searched_as_asked_and_with_its_conversation():

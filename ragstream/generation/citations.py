@@ -31,7 +31,7 @@ def attribute(answer: str, sources: Sequence[Source]) -> list[Source]:
     words = _content_words(answer)
     if len(words) < MIN_WORDS:
         return []
-    overlap = [(len(words & _content_words(f"{s.title} {s.text}")) / len(words), s) for s in sources]
+    overlap = [(len(words & _content_words(f"{s.passage.title} {s.passage.text}")) / len(words), s) for s in sources]
     credited = [s for share, s in sorted(overlap, key=lambda pair: (-pair[0], pair[1].number)) if share >= MIN_OVERLAP]
     return credited[:MAX_ATTRIBUTED]
 
@@ -46,5 +46,6 @@ def sources_block(citations: Sequence[Source]) -> str:
     """Markdown appended to the answer: renders in any chat UI, parses for ``[n]`` links."""
     if not citations:
         return ""
-    lines = [f"[{s.number}] {s.title or s.doc_id} ({s.doc_id}, version {s.version})" for s in citations]
+    lines = [f"[{s.number}] {s.passage.title or s.passage.doc_id} ({s.passage.doc_id}, version {s.passage.version})"
+             for s in citations]
     return "\n\nSources:\n" + "\n".join(lines)

@@ -11,7 +11,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ragstream.stages.passage import Passage
 from schemas.generation import ChatMessage
+from schemas.openai import Citation
 
 NO_ANSWER = "I don't know based on the available documents."
 # One user turn holds instructions, sources and question: measured with the shipped 0.5B generator, this form
@@ -29,24 +31,25 @@ _CITATION = re.compile(r"\[(\d{1,3})\]")
 
 @dataclass(frozen=True)
 class Source:
-    number: int  # 1 = most relevant
-    doc_id: str
-    version: int
-    chunk_no: int
-    title: str
-    text: str
-    score: float
+    """A passage as the prompt numbers it (1 = most relevant) and as citations name it."""
+
+    number: int
+    passage: Passage
+
+    def citation(self) -> Citation:
+        p = self.passage
+        return Citation(number=self.number, doc_id=p.doc_id, version=p.version, chunk_no=p.chunk_no, title=p.title,
+                        score=p.score)
 
 
-def number_sources(hits: Sequence[dict]) -> list[Source]:
-    """Hits best first (as retrieval and reranking return them) become sources [1], [2], ..."""
-    return [Source(n, h["doc_id"], h["version"], h["chunk_no"], h.get("title") or "", h["text"], float(h["score"]))
-            for n, h in enumerate(hits, start=1)]
+def number_sources(passages: Sequence[Passage]) -> list[Source]:
+    """Passages best first (as retrieval and reranking return them) become sources [1], [2], ..."""
+    return [Source(n, p) for n, p in enumerate(passages, start=1)]
 
 
 def _block(source: Source) -> str:
-    heading = f"[{source.number}] {source.title}".rstrip()
-    return f"{heading}\n<<<\n{source.text.replace('>>>', '> > >')}\n>>>"
+    heading = f"[{source.number}] {source.passage.title}".rstrip()
+    return f"{heading}\n<<<\n{source.passage.text.replace('>>>', '> > >')}\n>>>"
 
 
 def build_messages(question: str, sources: Sequence[Source],

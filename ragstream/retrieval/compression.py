@@ -13,12 +13,13 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
 
 from llama_index.core.node_parser.text.utils import split_by_sentence_tokenizer
 from llama_index.core.utils import get_tokenizer
 
-from ragstream.retrieval.fusion import Hit
+from ragstream.stages.passage import Passage
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -37,11 +38,11 @@ class _Sentence:
     score: float = 0.0
 
 
-@dataclass
-class Compressed:
-    hit: Hit
-    text: str
-    spans: list[tuple[int, int]] = field(default_factory=list)  # [start, end) in the chunk's text
+class Compressor(Protocol):
+    """Cuts passages (best first) down to what the question needs within a token budget; a passage may be
+    dropped. Another compressor (abstractive, a trained model) is another class with this method."""
+
+    def compress(self, question: str, passages: Sequence[Passage]) -> list[Passage]: ...
 
 
 class ExtractiveCompressor:
@@ -51,11 +52,11 @@ class ExtractiveCompressor:
         self._count = count_tokens or (lambda text: len(tokenizer(text)))
         self._split = split_by_sentence_tokenizer()
 
-    def _sentences(self, passages: Sequence[Hit]) -> list[_Sentence]:
+    def _sentences(self, passages: Sequence[Passage]) -> list[_Sentence]:
         out = []
-        for index, hit in enumerate(passages):
+        for index, passage in enumerate(passages):
             offset = 0
-            for piece in self._split(hit["text"]):
+            for piece in self._split(passage.text):
                 if piece.strip():
                     out.append(_Sentence(index, offset, offset + len(piece), piece.strip(), self._count(piece)))
                 offset += len(piece)
@@ -73,8 +74,9 @@ class ExtractiveCompressor:
                     idf = math.log(1 + (len(bags) - documents[term] + 0.5) / (documents[term] + 0.5))
                     sentence.score += idf * bag[term] * (k1 + 1) / (bag[term] + k1 * (1 - b + b * length / average))
 
-    def compress(self, question: str, passages: Sequence[Hit]) -> list[Compressed]:
-        """Passages in the order given (best first) that keep at least one sentence, each cut to its kept spans."""
+    def compress(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+        """Passages in the order given (best first) that keep at least one sentence, each cut to its kept
+        sentences, with ``spans`` saying where they are in the chunk's text."""
         sentences = self._sentences(passages)
         self._bm25(question, sentences)
         ranked = sorted(sentences, key=lambda s: -s.score)
@@ -88,8 +90,9 @@ class ExtractiveCompressor:
                 kept[(s.passage, s.start)] = s
                 spent += s.tokens
         result = []
-        for index, hit in enumerate(passages):
+        for index, passage in enumerate(passages):
             mine = sorted((s for s in kept.values() if s.passage == index), key=lambda s: s.start)
             if mine:
-                result.append(Compressed(hit, " ".join(s.text for s in mine), [(s.start, s.end) for s in mine]))
+                result.append(passage.model_copy(update={"text": " ".join(s.text for s in mine),
+                                                         "spans": [(s.start, s.end) for s in mine]}))
         return result

@@ -7,49 +7,53 @@ negated) and a cluster, and lets the evaluation sweep the weight without re-quer
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-Hit = dict[str, Any]  # at least "id" and "score", best first
-
-
-def reciprocal_rank(lists: Sequence[Sequence[Hit]], k: int = 60, limit: int | None = None) -> list[Hit]:
-    """RRF: sum of 1 / (k + rank) over the lists a hit appears in; ignores score scales entirely."""
-    fused: dict[str, Hit] = {}
-    for hits in lists:
-        for rank, hit in enumerate(hits, start=1):
-            entry = fused.setdefault(hit["id"], {**hit, "score": 0.0})
-            entry["score"] += 1.0 / (k + rank)
-    return sorted(fused.values(), key=lambda h: -h["score"])[:limit]
+from ragstream.stages.passage import Passage
 
 
-def _min_max(hits: Sequence[Hit]) -> dict[str, float]:
-    if not hits:
+def reciprocal_rank(lists: Sequence[Sequence[Passage]], k: int = 60, limit: int | None = None) -> list[Passage]:
+    """RRF: sum of 1 / (k + rank) over the lists a passage appears in; ignores score scales entirely."""
+    fused: dict[str, tuple[Passage, float]] = {}
+    for ranking in lists:
+        for rank, passage in enumerate(ranking, start=1):
+            first, score = fused.get(passage.id, (passage, 0.0))
+            fused[passage.id] = (first, score + 1.0 / (k + rank))
+    ranked = [passage.rescored(score) for passage, score in fused.values()]
+    return sorted(ranked, key=lambda p: -p.score)[:limit]
+
+
+def _min_max(scores: dict[str, float]) -> dict[str, float]:
+    if not scores:
         return {}
-    scores = [h["score"] for h in hits]
-    low, span = min(scores), max(scores) - min(scores)
-    return {h["id"]: (h["score"] - low) / span if span > 0 else 1.0 for h in hits}
+    low, span = min(scores.values()), max(scores.values()) - min(scores.values())
+    return {key: (score - low) / span if span > 0 else 1.0 for key, score in scores.items()}
 
 
-def interpolate(dense: Sequence[Hit], sparse: Sequence[Hit], weight: float, limit: int | None = None) -> list[Hit]:
-    """``weight`` × min-max-normalised dense score + (1 − ``weight``) × normalised BM25; absent counts as 0."""
+def _check(weight: float) -> None:
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must be in [0, 1], got {weight}")
-    dense_norm, sparse_norm = _min_max(dense), _min_max(sparse)
-    by_id = {h["id"]: h for h in [*sparse, *dense]}
-    fused = [{**hit, "score": weight * dense_norm.get(i, 0.0) + (1 - weight) * sparse_norm.get(i, 0.0)}
-             for i, hit in by_id.items()]
-    return sorted(fused, key=lambda h: -h["score"])[:limit]
 
 
-def blend(hits: Sequence[Hit], model_scores: Sequence[float], weight: float) -> list[Hit]:
+def interpolate(dense: Sequence[Passage], sparse: Sequence[Passage], weight: float,
+                limit: int | None = None) -> list[Passage]:
+    """``weight`` × min-max-normalised dense score + (1 − ``weight``) × normalised BM25; absent counts as 0."""
+    _check(weight)
+    dense_norm = _min_max({p.id: p.score for p in dense})
+    sparse_norm = _min_max({p.id: p.score for p in sparse})
+    by_id = {p.id: p for p in [*sparse, *dense]}
+    fused = [p.rescored(weight * dense_norm.get(i, 0.0) + (1 - weight) * sparse_norm.get(i, 0.0))
+             for i, p in by_id.items()]
+    return sorted(fused, key=lambda p: -p.score)[:limit]
+
+
+def blend(passages: Sequence[Passage], model_scores: Sequence[float], weight: float) -> list[Passage]:
     """Second-stage ranking: ``weight`` × the normalised model score + (1 − ``weight``) × the normalised first-stage
     score, best first. A bi-encoder rescorer (the e5 default) alone discards what BM25 knew; the blend keeps both.
-    Each hit keeps ``retrieval_score`` and the model's own ``rerank_score``."""
-    if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"weight must be in [0, 1], got {weight}")
-    rescored = [{**hit, "retrieval_score": hit["score"], "rerank_score": float(score)}
-                for hit, score in zip(hits, model_scores, strict=True)]
-    first = _min_max(rescored)
-    model = _min_max([{"id": h["id"], "score": h["rerank_score"]} for h in rescored])
-    ranked = [{**h, "score": weight * model[h["id"]] + (1 - weight) * first[h["id"]]} for h in rescored]
-    return sorted(ranked, key=lambda h: -h["score"])
+    Each passage keeps its first-stage score as ``scores["retrieval"]`` and the model's as ``scores["rerank"]``."""
+    _check(weight)
+    model_scores = [float(s) for s in model_scores]
+    first = _min_max({p.id: p.score for p in passages})
+    model = _min_max({p.id: s for p, s in zip(passages, model_scores, strict=True)})
+    ranked = [p.rescored(weight * model[p.id] + (1 - weight) * first[p.id], retrieval=p.score, rerank=s)
+              for p, s in zip(passages, model_scores, strict=True)]
+    return sorted(ranked, key=lambda p: -p.score)

@@ -15,12 +15,16 @@ from typing import Literal
 import numpy as np
 
 from ragstream.index.store import IndexStore
-from ragstream.retrieval.fusion import Hit, interpolate, reciprocal_rank
+from ragstream.retrieval.fusion import interpolate, reciprocal_rank
 from ragstream.settings import RetrievalSettings
+from ragstream.stages.passage import ROW_FIELDS, Passage
 from schemas.filters import QueryFilter
 
-FIELDS = ("doc_id", "version", "chunk_no", "title", "text", "metadata")
 Mode = Literal["hybrid", "dense", "bm25"]
+
+
+def _passages(rows: list[dict]) -> list[Passage]:
+    return [Passage.from_row(row) for row in rows]
 
 
 def feedback_vector(query: Sequence[float], hits: Sequence[Sequence[float]], weight: float) -> list[float]:
@@ -35,23 +39,23 @@ class HybridRetriever:
         self.settings = settings
 
     async def _dense(self, vector: Sequence[float], tenant: str, query_filter: QueryFilter | None,
-                     prf: bool) -> list[Hit]:
+                     prf: bool) -> list[Passage]:
         search = self.store.search_dense
         limit = self.settings.candidates
         if not prf:
-            return await asyncio.to_thread(search, vector, tenant, limit, FIELDS, query_filter)
+            return _passages(await asyncio.to_thread(search, vector, tenant, limit, ROW_FIELDS, query_filter))
         first = await asyncio.to_thread(search, vector, tenant, self.settings.prf_docs, ("dense",), query_filter)
         # no feedback to give (an empty tenant, or every top hit superseded while it was read): the query as it is
         moved = feedback_vector(vector, [h["dense"] for h in first], self.settings.prf_weight) if first else vector
-        return await asyncio.to_thread(search, moved, tenant, limit, FIELDS, query_filter)
+        return _passages(await asyncio.to_thread(search, moved, tenant, limit, ROW_FIELDS, query_filter))
 
-    async def _bm25(self, query: str, tenant: str, query_filter: QueryFilter | None) -> list[Hit]:
-        return await asyncio.to_thread(self.store.search_bm25, query, tenant, self.settings.candidates, FIELDS,
-                                       query_filter)
+    async def _bm25(self, query: str, tenant: str, query_filter: QueryFilter | None) -> list[Passage]:
+        return _passages(await asyncio.to_thread(self.store.search_bm25, query, tenant, self.settings.candidates,
+                                                 ROW_FIELDS, query_filter))
 
     async def search(self, query: str, vector: Sequence[float] | None, tenant: str,
                      query_filter: QueryFilter | None = None, top_k: int | None = None, mode: Mode = "hybrid",
-                     prf: bool | None = None) -> list[Hit]:
+                     prf: bool | None = None) -> list[Passage]:
         """One query; ``vector`` is its embedding (unused, may be None, in bm25 mode)."""
         limit = top_k or self.settings.top_k
         prf = self.settings.prf if prf is None else prf
@@ -69,7 +73,7 @@ class HybridRetriever:
 
     async def search_many(self, queries: Sequence[str], vectors: Sequence[Sequence[float] | None], tenant: str,
                           query_filter: QueryFilter | None = None, top_k: int | None = None,
-                          mode: Mode = "hybrid", prf: bool | None = None) -> list[Hit]:
+                          mode: Mode = "hybrid", prf: bool | None = None) -> list[Passage]:
         """Several phrasings of one need: each searched, the rankings fused with RRF (one query: as is)."""
         limit = top_k or self.settings.top_k
         rankings = await asyncio.gather(*(self.search(q, v, tenant, query_filter, self.settings.candidates, mode, prf)

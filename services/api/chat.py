@@ -86,8 +86,7 @@ class ChatRun:
 
     def citations(self) -> tuple[list[Citation], str]:
         cited = citations_for(self.answer.text, self.grounding.sources)
-        return ([Citation(number=s.number, doc_id=s.doc_id, version=s.version, chunk_no=s.chunk_no, title=s.title,
-                          score=s.score) for s in cited], sources_block(cited))
+        return [s.citation() for s in cited], sources_block(cited)
 
     def usage(self) -> Usage:
         a = self.answer

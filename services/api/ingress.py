@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from ragstream.auth import tenant_for
 from ragstream.settings import Settings
+from ragstream.stages.timing import annotate
 from ragstream.telemetry import propagation
 from schemas.api import (
     DocumentAccepted,
@@ -28,7 +29,6 @@ from schemas.api import (
     Health,
     ModelCard,
     ModelList,
-    Passage,
     RetrieveRequest,
     RetrieveResponse,
 )
@@ -42,7 +42,6 @@ from services.api.documents import MIN_VERSION_HEADER, DocumentService, parse_mi
 from services.api.limits import BodyLimit
 from services.api.metrics import QueryMetrics
 from services.api.pipeline import HISTORY_MESSAGES, QueryPipeline, StageHandles
-from services.stages.base import annotate
 
 DOC_ID_PATTERN = DocId.__metadata__[0].pattern
 # The request's trace (when tracing is on): what to search for in the trace backend.
@@ -153,12 +152,11 @@ class Ingress:
         async with self._stages():
             found = await self.pipeline.retrieve(
                 tenant, [ChatMessage(role="user", content=body.query)], query_filter=body.filters,
-                top_k=body.top_k or self.settings.retrieval.top_k, mode=body.mode, rerank=body.rerank,
+                top_k=body.top_k, mode=body.mode, rerank=body.rerank,
                 prf=body.prf, rewrite=body.rewrite)
         self.metrics.observe_stages(found.timings_ms)
-        fields = Passage.model_fields
         return RetrieveResponse(queries=found.queries, timings_ms=found.timings_ms,
-                                passages=[Passage(**{k: v for k, v in h.items() if k in fields}) for h in found.hits])
+                                passages=[passage.api() for passage in found.passages])
 
     @api.post("/v1/documents", tags=["documents"], status_code=202)
     async def upsert_document(self, body: DocumentUpsert, tenant: Tenant) -> DocumentAccepted:

@@ -1,42 +1,51 @@
-"""The query path as calls between deployments: rewrite → embedding → retrieval → reranking → compression,
-then a generation stream. Each stage reports its own compute time, collected per request in ``timings_ms``."""
+"""The query path as keyword calls between deployments: rewrite → embedding → retrieval → reranking → the
+relevance gate → compression, then a generation stream. Each stage reports its own compute time, collected per
+request in ``timings_ms``. Every decision belongs to a stage; this module only wires their results together."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from ray.serve.handle import DeploymentHandle
+from typing import Any, Protocol
 
 from ragstream.generation.prompt import Source, build_messages, number_sources
-from ragstream.retrieval.fusion import Hit
 from ragstream.retrieval.hybrid import Mode
 from ragstream.settings import Settings
+from ragstream.stages.gate import RelevanceGate
+from ragstream.stages.passage import Passage
+from ragstream.stages.reranking import RerankPolicy
+from ragstream.stages.rewrite import RewriteStage
+from ragstream.stages.timing import Timed
 from schemas.filters import QueryFilter
 from schemas.generation import ChatMessage, GenerationChunk, GenerationRequest
 from services.api.context_window import generator_view
-from services.stages.base import Timed
-from services.stages.rewrite import Rewritten, has_work
 
 HISTORY_MESSAGES = 6  # earlier turns the generator sees; retrieval sees the conversation through the rewrite
 
 
+class Handle(Protocol):
+    """What the pipeline needs of a deployment handle (Serve's ``DeploymentHandle``, or a test's local one)."""
+
+    def options(self, **options: Any) -> Handle: ...
+
+    def __getattr__(self, method: str) -> Any: ...
+
+
 @dataclass
 class StageHandles:
-    rewrite: DeploymentHandle
-    embedding: DeploymentHandle
-    retrieval: DeploymentHandle
-    reranking: DeploymentHandle
-    compression: DeploymentHandle
-    generation: DeploymentHandle
+    rewrite: Handle
+    embedding: Handle
+    retrieval: Handle
+    reranking: Handle
+    compression: Handle
+    generation: Handle
 
 
 @dataclass
 class Retrieval:
     queries: list[str]
     standalone: str
-    hits: list[Hit]
+    passages: list[Passage]
     reranked: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -50,20 +59,13 @@ class Grounding:
     request: GenerationRequest
 
 
-def relevant(hits: Sequence[Hit], max_gap: float | None, min_score: float | None) -> list[Hit]:
-    """Reranked hits in their order: the first, and those whose model score is close enough to the best one; all
-    above the floor."""
-    if not hits:
-        return []
-    best = max(h["rerank_score"] for h in hits)
-    return [h for rank, h in enumerate(hits) if (rank == 0 or max_gap is None or h["rerank_score"] >= best - max_gap)
-            and (min_score is None or h["rerank_score"] >= min_score)]
-
-
 class QueryPipeline:
     def __init__(self, stages: StageHandles, settings: Settings) -> None:
         self.stages = stages
         self.settings = settings
+        self.rewrite = RewriteStage(settings.rewrite, settings.models)  # only its decision whether to call
+        self.rerank = RerankPolicy(settings.retrieval)
+        self.gate = RelevanceGate(settings.context)
 
     @staticmethod
     async def _run(name: str, call: Any, timings: dict[str, float]) -> Any:
@@ -72,39 +74,38 @@ class QueryPipeline:
         return result.value
 
     async def retrieve(self, tenant: str, messages: Sequence[ChatMessage], *, query_filter: QueryFilter | None,
-                       top_k: int, mode: Mode = "hybrid", rerank: bool | None = None, prf: bool | None = None,
-                       rewrite: bool | None = None) -> Retrieval:
+                       top_k: int | None = None, mode: Mode = "hybrid", rerank: bool | None = None,
+                       prf: bool | None = None, rewrite: bool | None = None) -> Retrieval:
         stages, timings = self.stages, {}
-        if has_work(messages, self.settings.rewrite, rewrite):
-            rewritten = await self._run("rewrite", stages.rewrite.rewrite.remote(list(messages), rewrite), timings)
+        top_k = top_k or self.settings.retrieval.top_k
+        if self.rewrite.needed(messages=messages, enabled=rewrite):
+            rewritten = await self._run("rewrite", stages.rewrite.rewrite.remote(
+                messages=list(messages), enabled=rewrite), timings)
         else:
-            rewritten = Rewritten([messages[-1].content], messages[-1].content)
+            rewritten = self.rewrite.unchanged(messages)
         queries = rewritten.queries
         vectors: list = [None] * len(queries)
         if mode != "bm25":
-            vectors = await self._run("embedding", stages.embedding.embed.remote(queries), timings)
-        rerank = self.settings.retrieval.rerank if rerank is None else rerank
-        depth = max(self.settings.retrieval.rerank_depth, top_k) if rerank else top_k
-        hits = await self._run("retrieval", stages.retrieval.retrieve.remote(
-            queries, vectors, tenant, query_filter, depth, mode, prf), timings)
-        if rerank and hits:
-            hits = await self._run("reranking", stages.reranking.rerank.remote(
-                rewritten.standalone, hits, top_k, self.settings.retrieval.rerank_weight), timings)
-        return Retrieval(queries, rewritten.standalone, hits[:top_k], rerank, timings)
+            vectors = await self._run("embedding", stages.embedding.embed.remote(texts=queries), timings)
+        reranked = self.rerank.enabled(rerank)
+        passages = await self._run("retrieval", stages.retrieval.retrieve.remote(
+            queries=queries, vectors=vectors, tenant=tenant, query_filter=query_filter, mode=mode, prf=prf,
+            top_k=self.rerank.candidates(top_k=top_k, enabled=reranked)), timings)
+        if reranked and passages:
+            passages = await self._run("reranking", stages.reranking.rerank.remote(
+                query=rewritten.standalone, passages=passages, top_k=top_k), timings)
+        return Retrieval(queries, rewritten.standalone, passages[:top_k], reranked, timings)
 
     async def ground(self, tenant: str, messages: Sequence[ChatMessage], *, query_filter: QueryFilter | None,
                      top_k: int | None, rewrite: bool | None, max_tokens: int | None, temperature: float,
                      top_p: float, stop: list[str], seed: int | None) -> Grounding:
         retrieval = await self.retrieve(tenant, messages, query_filter=query_filter, rewrite=rewrite,
                                         top_k=top_k or self.settings.context.passages,
-                                        rerank=self.settings.context.rerank)
-        passages = retrieval.hits
-        context = self.settings.context
-        if retrieval.reranked:
-            passages = relevant(passages, context.max_score_gap, context.min_score)
+                                        rerank=self.gate.needs_rerank)
+        passages = self.gate.keep(passages=retrieval.passages)
         if passages:
             passages = await self._run("compression", self.stages.compression.compress.remote(
-                retrieval.standalone, passages), retrieval.timings_ms)
+                question=retrieval.standalone, passages=passages), retrieval.timings_ms)
         sources = number_sources(passages)
         history = generator_view(messages, HISTORY_MESSAGES)[:-1]
         cap = self.settings.models.generator.max_tokens
@@ -114,4 +115,4 @@ class QueryPipeline:
         return Grounding(retrieval, sources, request)
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        return self.stages.generation.options(stream=True).generate.remote(request)
+        return self.stages.generation.options(stream=True).generate.remote(request=request)

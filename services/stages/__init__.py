@@ -1,4 +1,5 @@
-"""Query stages, one Serve deployment each: plain classes, so they run and test without Serve too.
+"""The query stages as Serve deployments: each a few lines that take the settings, build the plain stage of
+``ragstream.stages`` and warm it up in the replica before it takes traffic. The methods are the stage's own.
 
-rewrite → embedding → retrieval → reranking → compression → generation
+rewrite → embedding → retrieval → reranking → compression → generation (the relevance gate runs in the ingress)
 """

@@ -1,15 +1,11 @@
-"""Query embeddings, on Triton's query-priority embedder (its own instance and queue, never behind ingestion)."""
+from ray import serve
 
-from __future__ import annotations
-
-from collections.abc import Sequence
-
-from ragstream.models.client import Priority
-from services.stages.base import ModelStage, Stopwatch, Timed
+from ragstream.settings import Settings
+from ragstream.stages.embedding import EmbeddingStage
 
 
-class EmbeddingStage(ModelStage):
-    async def embed(self, texts: Sequence[str]) -> Timed[list[list[float]]]:
-        watch = Stopwatch()
-        vectors = await (await self.models()).embed(list(texts), Priority.QUERY) if texts else []
-        return watch.timed(vectors, texts=len(texts))
+@serve.deployment(name="embedding")
+class Embedding(EmbeddingStage):
+    async def __init__(self, settings: Settings) -> None:
+        super().__init__(settings.models)
+        await self.warm_up()

@@ -1,25 +1,11 @@
-"""Streams the answer from the generator model; cancelling the stream (client gone) cancels generation."""
+from ray import serve
 
-from __future__ import annotations
-
-from collections.abc import AsyncIterator
-
-from opentelemetry import trace
-
-from schemas.generation import GenerationChunk, GenerationRequest
-from services.stages.base import ModelStage, annotate
+from ragstream.settings import Settings
+from ragstream.stages.generation import GenerationStage
 
 
-class GenerationStage(ModelStage):
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        span = trace.get_current_span()  # the generator resumes in its consumer's context: keep the span at hand
-        chunks = 0
-        try:
-            async for chunk in (await self.models()).generate(request):
-                chunks += 1
-                if chunk.finish_reason:
-                    annotate(span, prompt_tokens=chunk.prompt_tokens, completion_tokens=chunk.completion_tokens,
-                             finish_reason=chunk.finish_reason)
-                yield chunk
-        finally:
-            annotate(span, chunks=chunks)
+@serve.deployment(name="generation")
+class Generation(GenerationStage):
+    async def __init__(self, settings: Settings) -> None:
+        super().__init__(settings.models)
+        await self.warm_up()

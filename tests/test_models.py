@@ -16,9 +16,9 @@ from infra.local.process import free_port
 from infra.local.triton_server import TritonServer
 from ragstream.index.store import IndexStore
 from ragstream.models.client import ModelError, ModelUnavailable, Priority
+from ragstream.models.factory import build_client
 from ragstream.models.in_process import InProcessModelClient
 from ragstream.models.resilience import CircuitOpen
-from ragstream.models.triton_client import TritonModelClient
 from ragstream.producer import DocumentProducer
 from ragstream.settings import RerankerSettings
 from ragstream.topic_reader import TopicReader
@@ -44,7 +44,7 @@ def run(coroutine):
 
 
 async def _with_client(settings, work):
-    client = TritonModelClient(settings.models, settings.models.triton.url)
+    client = build_client(settings.models)  # Traced(Resilient(Triton)), as the stages and workers use it
     try:
         return await work(client)
     finally:

@@ -8,10 +8,14 @@ import grpc
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from ragstream.models.client import ModelError, ModelUnavailable
-from ragstream.models.resilience import CircuitBreaker, CircuitOpen, with_retries
+from ragstream.generation.prompt import NO_ANSWER
+from ragstream.models.client import ModelError, ModelUnavailable, Priority
+from ragstream.models.fake import FakeModelClient
+from ragstream.models.resilience import CircuitBreaker, CircuitOpen, Resilient, with_retries
+from ragstream.models.traced import Traced
 from ragstream.models.triton_client import _translate
 from ragstream.settings import TritonSettings
+from schemas.generation import ChatMessage, GenerationRequest
 
 POLICY = TritonSettings(retries=3, retry_initial_s=0.001, retry_max_s=0.002, breaker_failures=10)
 
@@ -93,3 +97,61 @@ def test_triton_errors_are_classified(error, transient):
 def test_grpc_transport_errors_are_transient():
     error = grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "reset")
     assert isinstance(_translate("generator", error), ModelUnavailable)
+
+
+class Sick(FakeModelClient):
+    """Fails the first ``failures`` calls of each kind transiently; its stream can also break after a chunk."""
+
+    def __init__(self, failures: int, break_stream: bool = False) -> None:
+        super().__init__(dimension=8)
+        self.failures, self.break_stream, self.attempts = failures, break_stream, {"embed": 0, "generate": 0}
+
+    def _fail(self, kind: str) -> None:
+        self.attempts[kind] += 1
+        if self.attempts[kind] <= self.failures:
+            raise ModelUnavailable(f"{kind}: overloaded")
+
+    async def embed(self, texts, priority=Priority.QUERY):
+        self._fail("embed")
+        return await super().embed(texts, priority)
+
+    async def generate(self, request):
+        self._fail("generate")
+        async for chunk in super().generate(request):
+            yield chunk
+            if self.break_stream:
+                raise ModelUnavailable("generator: connection reset")
+
+
+REQUEST = GenerationRequest(messages=[ChatMessage(role="user", content="hi")])
+
+
+async def _text(stream) -> str:
+    return "".join([chunk.text async for chunk in stream])
+
+
+def test_any_adapter_gets_retries_and_a_breaker_from_the_wrapper():
+    sick = Sick(failures=2)
+    assert len(asyncio.run(Resilient(sick, POLICY).embed(["a", "b"]))) == 2 and sick.attempts["embed"] == 3
+    dead = Resilient(Sick(failures=100), POLICY.model_copy(update={"retries": 1, "breaker_failures": 2}))
+    with pytest.raises(ModelUnavailable, match="overloaded"):
+        asyncio.run(dead.embed(["a"]))
+    with pytest.raises(CircuitOpen, match="embedder_query: circuit open"):
+        asyncio.run(dead.embed(["a"]))
+    with pytest.raises(ModelUnavailable, match="overloaded"):  # the ingest embedder has a breaker of its own
+        asyncio.run(dead.embed(["a"], Priority.INGEST))
+
+
+def test_a_stream_is_retried_until_its_first_chunk_and_never_after():
+    sick = Sick(failures=2)
+    assert asyncio.run(_text(Resilient(sick, POLICY).generate(REQUEST))) and sick.attempts["generate"] == 3
+    broken = Sick(failures=0, break_stream=True)
+    with pytest.raises(ModelUnavailable, match="connection reset"):
+        asyncio.run(_text(Resilient(broken, POLICY).generate(REQUEST)))
+    assert broken.attempts["generate"] == 1, "a retry after the first chunk would repeat text"
+
+
+def test_the_stack_of_wrappers_keeps_the_adapters_dimension_and_answers():
+    client = Traced(Resilient(FakeModelClient(dimension=16), POLICY), "fake")
+    assert client.dimension == 16 and len(asyncio.run(client.embed(["x"]))[0]) == 16
+    assert asyncio.run(_text(client.generate(REQUEST))) == NO_ANSWER

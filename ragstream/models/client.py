@@ -1,7 +1,9 @@
 """The one interface to the models that workers and Serve deployments use, whichever backend serves them.
 
-``TritonModelClient`` (the default) calls Triton over gRPC; ``InProcessModelClient`` runs the same engines inside
-the caller, for unit tests and machines without Triton.
+Adapters only adapt: ``TritonModelClient`` (the default) calls Triton over gRPC, ``InProcessModelClient`` runs the
+same engines inside the caller, ``FakeModelClient`` answers deterministically without models. Retries with a
+circuit breaker (``resilience.Resilient``) and client spans (``traced.Traced``) are wrappers that stack on any
+of them; ``factory.build_client`` assembles ``Traced(Resilient(adapter))``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ class Priority(StrEnum):
 
     QUERY = "query"
     INGEST = "ingest"
+
+
+def model_name(operation: str, priority: Priority = Priority.QUERY) -> str:
+    """The model an operation runs on: Triton's model name, and the name of its breaker and span everywhere."""
+    if operation == "embed":
+        return "embedder_query" if priority is Priority.QUERY else "embedder"
+    return {"rerank": "reranker", "generate": "generator"}[operation]
 
 
 class ModelError(RuntimeError):

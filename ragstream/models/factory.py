@@ -5,25 +5,36 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from opentelemetry import context as otel_context
 
 from ragstream.models.client import ModelClient, Priority
+from ragstream.models.resilience import Resilient
+from ragstream.models.traced import Traced
 from ragstream.settings import ModelSettings
 from schemas.generation import GenerationRequest
 
 
-def build_client(settings: ModelSettings) -> ModelClient:
+def adapter(settings: ModelSettings) -> tuple[ModelClient, str, Callable[[str, str], dict[str, Any]]]:
+    """The backend the settings name, the system its spans are named after, and its span attributes."""
     if settings.backend == "in_process":
         from ragstream.models.in_process import InProcessModelClient
 
-        return InProcessModelClient(settings)
+        return InProcessModelClient(settings), "in_process", lambda operation, model: {}
     if not settings.triton.url:
         raise RuntimeError("no Triton endpoint: start the stack (`ragstream up`) or set RAGSTREAM_MODELS__TRITON__URL")
-    from ragstream.models.triton_client import TritonModelClient
+    from ragstream.models.triton_client import TritonModelClient, span_attributes
 
-    return TritonModelClient(settings, settings.triton.url)
+    return TritonModelClient(settings, settings.triton.url), "triton", span_attributes
+
+
+def build_client(settings: ModelSettings) -> ModelClient:
+    """``Traced(Resilient(adapter))``: every backend gets the same retries, breakers and client spans
+    (``RAGSTREAM_MODELS__TRITON__*`` holds the retry policy for all of them)."""
+    inner, system, attributes = adapter(settings)
+    return Traced(Resilient(inner, settings.triton), system, attributes)
 
 
 async def _within(context: otel_context.Context, coroutine):

@@ -1,14 +1,16 @@
-"""Retries with exponential backoff and a circuit breaker, so a sick model server is not hammered by every caller."""
+"""Retries with exponential backoff and a circuit breaker per model, so a sick model server is not hammered by every
+caller: ``Resilient`` wraps any ``ModelClient``."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from ragstream.models.client import ModelUnavailable
+from ragstream.models.client import ModelClient, ModelUnavailable, Priority, model_name
 from ragstream.settings import TritonSettings
+from schemas.generation import GenerationChunk, GenerationRequest
 
 T = TypeVar("T")
 
@@ -68,3 +70,47 @@ async def with_retries(call: Callable[[], Awaitable[T]], breaker: CircuitBreaker
             breaker.success()
             return result
     raise AssertionError("unreachable")
+
+
+class Resilient:
+    """A ``ModelClient`` that retries transient failures (``ModelUnavailable``) of ``inner`` with backoff, one
+    breaker per model. A stream is retried only until its first chunk: after that a retry would repeat text."""
+
+    def __init__(self, inner: ModelClient, policy: TritonSettings) -> None:
+        self.inner, self._policy = inner, policy
+        self.dimension = inner.dimension
+        self._breakers = {name: CircuitBreaker(name, policy.breaker_failures, policy.breaker_reset_s)
+                          for name in ("embedder", "embedder_query", "reranker", "generator")}
+
+    async def embed(self, texts: Sequence[str], priority: Priority = Priority.QUERY) -> list[list[float]]:
+        return await with_retries(lambda: self.inner.embed(texts, priority),
+                                  self._breakers[model_name("embed", priority)], self._policy)
+
+    async def rerank(self, query: str, passages: Sequence[str]) -> list[float]:
+        return await with_retries(lambda: self.inner.rerank(query, passages), self._breakers["reranker"],
+                                  self._policy)
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        breaker = self._breakers["generator"]
+
+        async def first_chunk():
+            stream = self.inner.generate(request)
+            try:
+                return stream, await anext(stream)
+            except BaseException:
+                await stream.aclose()
+                raise
+
+        stream, first = await with_retries(first_chunk, breaker, self._policy)
+        try:
+            yield first
+            async for chunk in stream:
+                yield chunk
+        except ModelUnavailable:
+            breaker.failure()
+            raise
+        finally:
+            await stream.aclose()
+
+    async def close(self) -> None:
+        await self.inner.close()

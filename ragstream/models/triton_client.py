@@ -1,4 +1,5 @@
-"""The models on Triton, over ``tritonclient.grpc.aio``: deadlines, retries with backoff, a breaker per model."""
+"""The models on Triton, over ``tritonclient.grpc.aio``: an adapter that only adapts (tensors, deadlines, error
+classes). Retries and spans are the ``Resilient`` and ``Traced`` wrappers around it."""
 
 from __future__ import annotations
 
@@ -9,18 +10,14 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 import numpy as np
 import tritonclient.grpc.aio as triton
-from opentelemetry.trace import SpanKind, Status, StatusCode
 from tritonclient.utils import InferenceServerException
 
-from ragstream.models.client import ModelError, ModelUnavailable, Priority
-from ragstream.models.resilience import CircuitBreaker, with_retries
+from ragstream.models.client import ModelError, ModelUnavailable, Priority, model_name
 from ragstream.settings import ModelSettings
-from ragstream.telemetry.batch import shared_span
-from ragstream.telemetry.tracing import tracer
 from schemas.generation import GenerationChunk, GenerationRequest
 
-# Model per caller, and the largest request each accepts (its config.pbtxt's max_batch_size).
-_EMBEDDERS = {Priority.QUERY: ("embedder_query", 8), Priority.INGEST: ("embedder", 32)}
+# The largest request each embedder accepts (its config.pbtxt's max_batch_size).
+_LARGEST = {Priority.QUERY: 8, Priority.INGEST: 32}
 # A large call runs as parallel requests, one per embedder instance (the ingest model has two).
 _EMBED_REQUESTS_IN_FLIGHT = 2
 _TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "CANCELLED")
@@ -47,14 +44,10 @@ def _translate(model: str, error: Exception) -> ModelError:
     return (ModelUnavailable if transient else ModelError)(f"{model}: {message or status}")
 
 
-def _rpc(method: str, model: str) -> dict:
-    return {"rpc.system": "grpc", "rpc.service": "inference.GRPCInferenceService", "rpc.method": method,
-            "ragstream.model": model}
-
-
-def client_span(method: str, model: str, attributes: dict):
-    """A gRPC client span per model call (retries included): the Triton hop in a document's or question's trace."""
-    return shared_span(f"triton {model}", SpanKind.CLIENT, {**_rpc(method, model), **attributes})
+def span_attributes(operation: str, model: str) -> dict:
+    """What ``Traced`` puts on a Triton call's span: the gRPC method it is."""
+    return {"rpc.system": "grpc", "rpc.service": "inference.GRPCInferenceService",
+            "rpc.method": "ModelStreamInfer" if operation == "generate" else "ModelInfer"}
 
 
 class TritonModelClient:
@@ -63,29 +56,22 @@ class TritonModelClient:
         self._policy = settings.triton
         self.dimension = settings.embedder.dimension
         self._client = triton.InferenceServerClient(url, channel_args=_CHANNEL_ARGS)
-        self._breakers = {name: CircuitBreaker(name, self._policy.breaker_failures, self._policy.breaker_reset_s)
-                          for name in ("embedder", "embedder_query", "reranker", "generator")}
 
-    async def _infer(self, model: str, inputs: list, **attributes):
-        async def once():
-            try:
-                return await self._client.infer(model, inputs, client_timeout=self._policy.timeout_s)
-            except (InferenceServerException, grpc.aio.AioRpcError) as error:
-                raise _translate(model, error) from None
-
-        with client_span("ModelInfer", model, attributes):
-            return await with_retries(once, self._breakers[model], self._policy)
+    async def _infer(self, model: str, inputs: list):
+        try:
+            return await self._client.infer(model, inputs, client_timeout=self._policy.timeout_s)
+        except (InferenceServerException, grpc.aio.AioRpcError) as error:
+            raise _translate(model, error) from None
 
     async def embed(self, texts: Sequence[str], priority: Priority = Priority.QUERY) -> list[list[float]]:
-        model, largest = _EMBEDDERS[priority]
-        step = min(self._settings.embedder.batch_size, largest)  # bounded requests keep every queue moving
+        model = model_name("embed", priority)
+        step = min(self._settings.embedder.batch_size, _LARGEST[priority])  # bounded requests keep queues moving
         in_flight = asyncio.Semaphore(_EMBED_REQUESTS_IN_FLIGHT)
 
         async def part(start: int):
             texts_part = texts[start:start + step]
             async with in_flight:
-                result = await self._infer(model, [_bytes_tensor("TEXT", texts_part, [len(texts_part), 1])],
-                                           **{"ragstream.texts": len(texts_part)})
+                result = await self._infer(model, [_bytes_tensor("TEXT", texts_part, [len(texts_part), 1])])
             return result.as_numpy("EMBEDDING").tolist()
 
         parts = await asyncio.gather(*(part(start) for start in range(0, len(texts), step)))
@@ -95,47 +81,10 @@ class TritonModelClient:
         if not passages:
             return []
         result = await self._infer("reranker", [_bytes_tensor("QUERY", [query], [1]),
-                                                _bytes_tensor("PASSAGES", passages, [len(passages)])],
-                                   **{"ragstream.passages": len(passages)})
+                                                _bytes_tensor("PASSAGES", passages, [len(passages)])])
         return result.as_numpy("SCORES").tolist()
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        """Retries (with backoff) only until the first chunk arrives: after that a retry would repeat text."""
-        breaker = self._breakers["generator"]
-
-        async def first_chunk():
-            stream = self._stream(request)
-            try:
-                return stream, await anext(stream)
-            except BaseException:
-                await stream.aclose()
-                raise
-
-        # Not the current span: an async generator resumes in its consumer's context, so nothing may be attached.
-        span = tracer().start_span("triton generator", kind=SpanKind.CLIENT, attributes=_rpc("ModelStreamInfer",
-                                                                                              "generator"))
-        chunks = 0
-        try:
-            stream, first = await with_retries(first_chunk, breaker, self._policy)
-            chunks = 1
-            try:
-                yield first
-                async for chunk in stream:
-                    chunks += 1
-                    yield chunk
-            except ModelUnavailable:
-                breaker.failure()
-                raise
-            finally:
-                await stream.aclose()
-        except Exception as error:
-            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-            raise
-        finally:
-            span.set_attribute("ragstream.chunks", chunks)
-            span.end()
-
-    async def _stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         async def one_request():
             yield {"model_name": "generator", "request_id": uuid.uuid4().hex,
                    "inputs": [_bytes_tensor("REQUEST", [request.model_dump_json()], [1])]}

@@ -29,19 +29,12 @@ from ragstream.producer import DocumentProducer
 from ragstream.settings import Settings
 from ragstream.topic_reader import TopicReader
 from schemas.events import DocumentEvent
+from testkit.api import Refused
 from testkit.monotonic import WORDS, Api, MonotonicReader
 from workers.actor import WorkerPool
 from workers.chunking import Chunker
 from workers.codec import decode
 from workers.planner import plan_batch
-
-
-class Refused(Exception):
-    """The API refused a write: its status is counted apart from writes lost to a restarting component."""
-
-    def __init__(self, status: int, body: str) -> None:
-        super().__init__(f"{status}: {body}")
-        self.status = status
 
 
 @dataclass

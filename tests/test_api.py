@@ -9,29 +9,11 @@ import time
 import httpx
 import pytest
 
-from testkit.api import ACME, GLOBEX, client, produce_one
+from testkit.api import ACME, GLOBEX, client, produce_one, stream_answer
 
 pytestmark = pytest.mark.stack
 
 QUESTION = "How many days of paid vacation do employees get?"
-
-
-def stream_answer(url: str, question: str, key: str = ACME, min_pieces: int = 2, **ragstream
-                  ) -> tuple[str, list[dict]]:
-    """Streams with the unmodified openai client; returns the text and the final chunk's citations. An abstention
-    decided before generation (no passage good enough) arrives as one piece."""
-    stream = client(url, key).chat.completions.create(
-        model="ragstream", stream=True, messages=[{"role": "user", "content": question}],
-        extra_body={"ragstream": ragstream} if ragstream else None)
-    text, citations, pieces = "", None, 0
-    for chunk in stream:
-        if chunk.choices and chunk.choices[0].delta.content:
-            text += chunk.choices[0].delta.content
-            pieces += 1
-        if chunk.choices and chunk.choices[0].finish_reason:
-            citations = chunk.model_extra["citations"]
-    assert pieces >= min_pieces and citations is not None, "the answer must arrive in pieces and end with citations"
-    return text, citations
 
 
 @pytest.fixture(scope="module")
@@ -126,35 +108,33 @@ def test_a_tenant_never_sees_another_tenants_chunks(corpus):
     assert {p["doc_id"] for p in passages} == {"globex-secret"}
 
 
+HI = [{"role": "user", "content": "hi"}]
 BAD_REQUESTS = [
     # (why, headers, body or raw bytes, expected status)
-    ("missing key", {}, {"model": "ragstream", "messages": [{"role": "user", "content": "hi"}]}, 401),
-    ("wrong key", {"Authorization": "Bearer nope"}, {"model": "ragstream",
-                                                    "messages": [{"role": "user", "content": "hi"}]}, 401),
+    ("missing key", {}, {"model": "ragstream", "messages": HI}, 401),
+    ("wrong key", {"Authorization": "Bearer nope"}, {"model": "ragstream", "messages": HI}, 401),
     ("bad JSON", {"Content-Type": "application/json"}, b'{"model": "ragstream", "messages": [', 400),
     ("not an object", {"Content-Type": "application/json"}, b"[1, 2, 3]", 400),
     ("wrong types", {}, {"model": "ragstream", "messages": "hi", "temperature": "hot"}, 400),
     ("no messages", {}, {"model": "ragstream", "messages": []}, 400),
     ("assistant last", {}, {"model": "ragstream", "messages": [{"role": "assistant", "content": "hi"}]}, 400),
-    ("unknown field", {}, {"model": "ragstream", "messages": [{"role": "user", "content": "hi"}], "foo": 1}, 400),
-    ("unknown model", {}, {"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]}, 404),
-    ("n > 1", {}, {"model": "ragstream", "n": 3, "messages": [{"role": "user", "content": "hi"}]}, 400),
-    ("raw Milvus filter", {}, {"model": "ragstream", "messages": [{"role": "user", "content": "hi"}],
-                              "ragstream": {"filters": "tenant == 'globex'"}}, 400),
-    ("filter on tenant", {}, {"model": "ragstream", "messages": [{"role": "user", "content": "hi"}],
+    ("unknown field", {}, {"model": "ragstream", "messages": HI, "foo": 1}, 400),
+    ("unknown model", {}, {"model": "gpt-9", "messages": HI}, 404),
+    ("n > 1", {}, {"model": "ragstream", "n": 3, "messages": HI}, 400),
+    ("raw Milvus filter", {}, {"model": "ragstream", "messages": HI, "ragstream": {"filters": "tenant == 'globex'"}},
+     400),
+    ("filter on tenant", {}, {"model": "ragstream", "messages": HI,
                              "ragstream": {"filters": {"all": [{"field": "tenant", "value": "globex"}]}}}, 400),
-    ("bad min-version header", {"x-ragstream-min-version": "doc"}, {
-        "model": "ragstream", "messages": [{"role": "user", "content": "hi"}]}, 400),
+    ("bad min-version header", {"x-ragstream-min-version": "doc"}, {"model": "ragstream", "messages": HI}, 400),
     ("huge body", {"Content-Type": "application/json"}, b'{"model": "' + b"x" * 2_000_000 + b'"}', 413),
     ("2 x 20,000-word parts", {}, {"model": "ragstream", "messages": [{"role": "user", "content": [
         {"type": "text", "text": "word " * 20_000}, {"type": "text", "text": "word " * 20_000}]}]}, 400),
     ("longer than the context", {}, {"model": "ragstream", "messages": [
         {"role": "user", "content": "Why is the sky blue? " * 2_500}]}, 400),
-    ("filter integer beyond int64", {}, {"model": "ragstream", "messages": [{"role": "user", "content": "hi"}],
-                                         "ragstream": {"filters": {"all": [
-                                             {"field": "version", "op": "lt", "value": 2**70}]}}}, 400),
-    ("2,500 min-version pairs", {"x-ragstream-min-version": ",".join(f"d{n}=1" for n in range(2_500))}, {
-        "model": "ragstream", "messages": [{"role": "user", "content": "hi"}]}, 400),
+    ("filter integer beyond int64", {}, {"model": "ragstream", "messages": HI, "ragstream": {"filters": {"all": [
+        {"field": "version", "op": "lt", "value": 2**70}]}}}, 400),
+    ("2,500 min-version pairs", {"x-ragstream-min-version": ",".join(f"d{n}=1" for n in range(2_500))},
+     {"model": "ragstream", "messages": HI}, 400),
 ]
 
 

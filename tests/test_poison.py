@@ -9,98 +9,36 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 from collections import Counter
-from dataclasses import replace
 
 import pytest
 from kafka.structs import TopicPartition
-from tritonclient.utils import InferenceServerException
 
 from infra.local.milvus_server import MilvusLiteServer
 from ragstream import kafka_clients
-from ragstream.index.store import IndexStore
 from ragstream.models.factory import BlockingModels
-from ragstream.producer import DocumentProducer
 from ragstream.topic_reader import TopicReader
-from schemas.dead_letter import DeadLetterHeaders
-from schemas.events import DocumentEvent
-from testkit.streams import BAD_EVENTS_DIR, Stream, assert_index_matches, reset_group_to_start, wait_for_outcomes
-from workers.ingest_loop import IngestLoop
+from testkit.poison import (
+    EMBED_MARK,
+    INDEX_MARK,
+    MYSTERY_MARK,
+    GuardedEmbedder,
+    Latin1Name,
+    LoopThread,
+    RawMetadataStore,
+    dead_letters,
+    produce_all,
+    raw,
+    settled,
+    upsert,
+)
+from testkit.streams import Stream, assert_index_matches, reset_group_to_start, wait_for_outcomes
 from workers.routing import default_partition
 
 pytestmark = pytest.mark.stack
 
-EMBED_MARK, INDEX_MARK, MYSTERY_MARK = "embed-guard-refuses-this", "index-refuses-this", "mystery-failure-here"
 POISON_TIMEOUT_S = 3.0
-
-
-class GuardedEmbedder:
-    """The real Triton embedder behind an input guard: a marked text is refused like a model refuses bad input,
-    another fails with an error nobody classified."""
-
-    def __init__(self, inner: BlockingModels) -> None:
-        self.inner = inner
-        self.dimension = inner.dimension
-
-    def embed(self, texts):
-        for text in texts:
-            if EMBED_MARK in text:
-                raise InferenceServerException("input rejected by the model's guard", "StatusCode.INVALID_ARGUMENT")
-            if MYSTERY_MARK in text:
-                raise RuntimeError("the model said something nobody has seen before")
-        return self.inner.embed(texts)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class RawMetadataStore(IndexStore):
-    """Writes a marked chunk with the integer a producer without our schema could send: the real Milvus refuses it."""
-
-    def upsert_chunks(self, chunks, vectors):
-        chunks = [replace(c, metadata={**c.metadata, "n": 2**64}) if INDEX_MARK in c.text else c for c in chunks]
-        return super().upsert_chunks(chunks, vectors)
-
-
-class LoopThread:
-    def __init__(self, settings, embedder) -> None:
-        self.loop = IngestLoop(settings, "poison-worker", embedder=embedder)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.loop.run()
-        except BaseException as error:  # the test fails on it: a poison record must never end the loop
-            self.error = error
-
-    def __enter__(self) -> IngestLoop:
-        self.thread.start()
-        assert self.loop.joined.wait(60), "the consumer did not join its group"
-        return self.loop
-
-    def __exit__(self, *exc) -> None:
-        self.loop.stop()
-        self.thread.join(60)
-        assert not self.thread.is_alive() and self.error is None, self.error
-
-
-class Latin1Name(str):
-    """A header name written as Latin-1, as a librdkafka or hand-built producer can (kafka-python cannot parse it)."""
-
-    def encode(self, *args, **kwargs) -> bytes:
-        return str(self).encode("latin-1")
-
-
-def upsert(doc_id: str, version: int = 1, text: str | None = None, tenant: str = "acme", **fields) -> DocumentEvent:
-    return DocumentEvent(op="upsert", tenant=tenant, doc_id=doc_id, version=version,
-                         text=text or f"Document {doc_id} version {version} talks about rivers and ledgers.", **fields)
-
-
-def raw(name: str) -> bytes:
-    return (BAD_EVENTS_DIR / name).read_bytes()
 
 
 @pytest.fixture
@@ -109,56 +47,6 @@ def poison_settings(isolated):
                                                 "retry_max_s": 1.0, "max_chunks_per_document": 12})
     return isolated.model_copy(update={"worker": worker})
 
-
-def produce_all(settings, items) -> list[tuple[int, int]]:
-    """items: events (keyed properly), (raw bytes, key) pairs, (event, key, partition) triples, or (event, key,
-    partition, headers) for headers no well-behaved producer sends."""
-    # a producer allowed larger requests than the worker's (1 MiB): its dead-letter copies must be cut
-    with DocumentProducer(settings.kafka, max_request_size=4 * 2**20) as producer:
-        plain = kafka_clients.producer(settings.kafka)
-        futures = []
-        for item in items:
-            if isinstance(item, DocumentEvent):
-                futures.append(producer.send(item))
-            elif len(item) == 2:
-                futures.append(producer.send_raw(item[0], key=item[1]))
-            else:
-                event, key, partition, *headers = item
-                futures.append(plain.send(settings.kafka.documents_topic, key=key, value=event.to_bytes(),
-                                          partition=partition, headers=headers[0] if headers else None))
-        producer.flush()
-        plain.flush()
-        sources = [(m.partition, m.offset) for m in (f.get(30) for f in futures)]
-        plain.close()
-        return sources
-
-
-def settled(loop: LoopThread, timeout_s: float = 15) -> dict:
-    """The loop's stats once every partition is flowing: it sends a batch's outcomes before it commits and
-    records the progress, so a reader can see the last outcome a moment before the failure is cleared."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        stats = loop.stats.snapshot()
-        if time.monotonic() > deadline or all(e["failure"] is None for e in stats["partitions"].values()):
-            return stats
-        time.sleep(0.1)
-
-
-def dead_letters(settings, count: int, timeout_s: float = 60) -> dict[tuple[int, int], tuple[DeadLetterHeaders, bytes]]:
-    reader = TopicReader(settings.kafka, settings.kafka.dlq_topic)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while len(reader.records) < count and time.monotonic() < deadline:
-            reader.poll()
-        time.sleep(0.5)
-        reader.poll()
-        out = {}
-        for record in reader.records:
-            headers = DeadLetterHeaders.from_kafka(record.headers)
-            out[(headers.source_partition, headers.source_offset)] = (headers, record.value)
-        return out
-    finally:
-        reader.close()
 
 
 def test_a_stream_with_a_dozen_kinds_of_poison_indexes_the_rest_and_dead_letters_exactly_the_poison(

@@ -6,15 +6,14 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaTimeoutError
-from kafka.producer.future import FutureProduceResult, FutureRecordMetadata
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
 
 from schemas.api import DocumentUpsert
 from schemas.dead_letter import DeadLetterHeaders, FailureStage
 from schemas.events import DocumentEvent
+from testkit.kafka_fakes import P0, P1, FakeProducer, ScriptedConsumer, SeekRecorder, record
 from workers.batching import bounded, next_batch
 from workers.failures import FailureKind, StageFailure, classify, stage
 from workers.processor import slices
@@ -22,46 +21,6 @@ from workers.routing import default_partition, misrouted
 from workers.side_outputs import SideOutputs, clean_headers
 
 EVENT = DocumentEvent(op="upsert", tenant="acme", doc_id="faq", version=1, text="hello world.")
-
-
-def record(offset: int, value: bytes = b"x", partition: int = 0, key: bytes | None = b"k",
-           headers=None) -> ConsumerRecord:
-    return ConsumerRecord("docs", partition, 0, offset, 0, 0, key, value, headers or [], None, len(key or b""),
-                          len(value), -1)
-
-
-class SeekRecorder:
-    def __init__(self) -> None:
-        self.sought: dict[TopicPartition, int] = {}
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.sought[tp] = offset
-
-
-class ScriptedConsumer(SeekRecorder):
-    """Answers each poll with the next scripted result; the broker holds ``highwater`` records of each partition;
-    ``rebalance_at`` makes that poll start a new generation."""
-
-    def __init__(self, polls: list[dict], highwater: dict, rebalance_at: int | None = None) -> None:
-        super().__init__()
-        self._polls, self._highwater, self._rebalance_at = polls, highwater, rebalance_at
-        self.generation_id, self.calls, self.owned = 1, [], {P0, P1}
-        self._coordinator = self
-
-    def generation_if_stable(self):
-        return self
-
-    def assignment(self) -> set[TopicPartition]:
-        return self.owned
-
-    def highwater(self, tp: TopicPartition) -> int | None:
-        return self._highwater.get(tp)
-
-    def poll(self, timeout_ms: int, max_records: int) -> dict:
-        self.calls.append(max_records)
-        if len(self.calls) - 1 == self._rebalance_at:
-            self.generation_id += 1
-        return self._polls.pop(0) if self._polls else {}
 
 
 @pytest.mark.parametrize(("error", "kind"), [
@@ -123,7 +82,6 @@ def test_a_batch_is_cut_by_bytes_and_the_rest_is_sought_back():
     assert bounded(SeekRecorder(), polled, 10**9) == polled
 
 
-P0, P1 = TopicPartition("docs", 0), TopicPartition("docs", 1)
 
 
 def test_a_batch_fills_from_several_polls_while_its_partitions_are_behind():
@@ -175,24 +133,6 @@ def test_writes_are_sliced_by_chunks_and_bytes():
     assert all(1 <= len(part) <= 16 for part in parts)
     assert max(len(part) for part in parts) < 16  # the bytes bound cut first: 7 kB metadata per chunk
     assert slices(chunks[:1], 1, 1) == [chunks[:1]]
-
-
-class FakeProducer:
-    def __init__(self, fail: bool = False) -> None:
-        self.sent: list[tuple] = []
-        self.fail = fail
-
-    def send(self, topic, key, value, headers):
-        self.sent.append((topic, key, value, headers))
-        future = FutureRecordMetadata(FutureProduceResult(TopicPartition(topic, 0)), 0, 0, 0, 0, len(value), -1)
-        if self.fail:
-            future.failure(KafkaTimeoutError("broker did not acknowledge"))
-        else:
-            future.success(None)
-        return future
-
-    def flush(self, timeout=None):
-        pass
 
 
 def test_a_dead_letter_too_large_for_the_producer_is_cut_with_its_size_and_hash():

@@ -9,6 +9,7 @@ failure, isolated at once; anything else is retried until the poison time-out an
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from enum import StrEnum
 
@@ -80,3 +81,17 @@ def classify(error: BaseException) -> FailureKind:
     if isinstance(cause, (TypeError, ValueError)) and isinstance(error, StageFailure):
         return FailureKind.DATA  # our own conversion of the record (orjson, numpy, protobuf) refused it
     return FailureKind.UNKNOWN
+
+
+def unclassified_since(kind: FailureKind, since: float | None) -> float | None:
+    """When unclassified failures began: an outage in between starts the clock again, so time spent in an outage
+    never counts toward dead-lettering anything."""
+    if kind is FailureKind.INFRA:
+        return None
+    if kind is FailureKind.UNKNOWN and since is None:
+        return time.monotonic()
+    return since
+
+
+def describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]

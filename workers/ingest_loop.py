@@ -35,7 +35,7 @@ from schemas.outcomes import IndexEvent, Outcome
 from workers.batching import next_batch
 from workers.chunking import Chunker
 from workers.codec import MAX_REASON_CHARS, Rejected, decode
-from workers.failures import FailureKind, Fenced, StageFailure, classify
+from workers.failures import FailureKind, Fenced, StageFailure, classify, describe, unclassified_since
 from workers.fencing import Fence
 from workers.loop_stats import LoopStats
 from workers.metrics import IngestMetrics
@@ -128,20 +128,20 @@ class IngestLoop:
                     self._handle(records, processor, outputs, traced, partitions, fence.check)
                 except Exception as error:
                     kind = classify(error)
-                    unknown_since = _unknown_since(kind, unknown_since)
+                    unknown_since = unclassified_since(kind, unknown_since)
                     timed_out = unknown_since is not None and \
                         time.monotonic() - unknown_since >= worker.poison_timeout_s
                     if kind is not FailureKind.DATA and not timed_out:
                         raise
-                    log.warning("isolating the events of a failing batch (%s)", _describe(error))
+                    log.warning("isolating the events of a failing batch (%s)", describe(error))
                     self._handle(records, processor, outputs, traced, partitions, fence.check,
                                  probe=lambda: _probe(store, embedder), timed_out=timed_out)
             except Exception as error:  # infrastructure, or not isolated yet: rewind, back off, commit nothing
-                unknown_since = _unknown_since(classify(error), unknown_since)
+                unknown_since = unclassified_since(classify(error), unknown_since)
                 traced.end(error)
                 self.stats.retries += 1
                 self.metrics.retries.inc()
-                self.stats.last_error = _describe(error)
+                self.stats.last_error = describe(error)
                 self.stats.failed(names, self.stats.last_error)
                 self.metrics.observe_partitions(self.stats.partitions)
                 if isinstance(error, Fenced):  # late writes of this batch are made harmless
@@ -254,7 +254,7 @@ class IngestLoop:
             stage = error.stage if isinstance(error, StageFailure) else FailureStage.INDEX
             why = "refused" if kind is FailureKind.DATA else "kept failing while Milvus and the embedder were healthy"
             return [EventResult(item[0], Outcome.DEAD_LETTERED, failed_stage=stage,
-                                reason=f"{stage.value} {why}: {_describe(error)}"[:MAX_REASON_CHARS])]
+                                reason=f"{stage.value} {why}: {describe(error)}"[:MAX_REASON_CHARS])]
 
     def _publish_outcome(self, outputs: SideOutputs, record: ConsumerRecord, event: DocumentEvent | None,
                          result: EventResult, now_ms: int, traced: BatchTrace, position: int) -> None:
@@ -275,24 +275,10 @@ class IngestLoop:
             self.metrics.freshness_ms.observe(outcome.freshness_ms)
 
 
-def _unknown_since(kind: FailureKind, since: float | None) -> float | None:
-    """When unclassified failures began: an outage in between starts the clock again, so time spent in an outage
-    never counts toward dead-lettering anything."""
-    if kind is FailureKind.INFRA:
-        return None
-    if kind is FailureKind.UNKNOWN and since is None:
-        return time.monotonic()
-    return since
-
-
 def _doc_keys(records: list[ConsumerRecord]) -> set[str]:
     """The records' keys that can name a document (others are dead-lettered as misrouted anyway)."""
     keys = {record.key.decode("utf-8", "replace") for record in records if record.key}
     return {key for key in keys if _DOC_KEY.fullmatch(key)}
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:500]
 
 
 def _probe(store: IndexStore, embedder: Embedder) -> None:

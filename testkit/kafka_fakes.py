@@ -67,3 +67,50 @@ class FakeProducer:
 
     def flush(self, timeout=None):
         pass
+
+
+class LogConsumer:
+    """A consumer over an in-memory log: polls from each partition's position, honours seeks, keeps commits. What
+    the ingest loop needs of kafka-python's consumer, in one group generation, without a broker."""
+
+    def __init__(self, log: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        self.log, self.owned = log, set(log)
+        self.positions = {tp: 0 for tp in log}
+        self.committed: dict[TopicPartition, int] = {}
+        self.seeks: list[tuple[TopicPartition, int]] = []
+        self.generation_id, self.rejoin_needed = 1, False
+        self._coordinator = self
+
+    def generation_if_stable(self):
+        return self
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.owned
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return {tp.partition for tp in self.log if tp.topic == topic}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return len(self.log[tp])
+
+    def position(self, tp: TopicPartition) -> int:
+        return self.positions[tp]
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+        self.positions[tp] = offset
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[ConsumerRecord]]:
+        polled = {}
+        for tp in sorted(self.owned):
+            taken = self.log[tp][self.positions[tp]:self.positions[tp] + max_records - sum(map(len, polled.values()))]
+            if taken:
+                polled[tp] = taken
+                self.positions[tp] += len(taken)
+        return polled
+
+    def commit(self, offsets: dict) -> None:
+        self.committed.update({tp: meta.offset for tp, meta in offsets.items()})
+
+    def caught_up(self) -> bool:
+        return all(self.committed.get(tp) == len(records) for tp, records in self.log.items() if tp in self.owned)

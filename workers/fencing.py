@@ -21,6 +21,8 @@ from __future__ import annotations
 import threading
 import time
 
+from kafka import ConsumerRebalanceListener
+
 from workers.failures import Fenced
 
 TRUST = 0.8  # of the session timeout: stop trusting the membership a little before the broker gives up on it
@@ -63,3 +65,20 @@ class Fence:
 
     def close(self) -> None:
         self._closed.set()
+
+
+class JoinedListener(ConsumerRebalanceListener):
+    """Signals the first completed group join (even with no partitions assigned), and every assignment to the
+    fence."""
+
+    def __init__(self, joined: threading.Event) -> None:
+        self.joined = joined
+        self.fence: Fence | None = None
+
+    def on_partitions_revoked(self, revoked) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned) -> None:
+        if self.fence is not None:
+            self.fence.assigned()
+        self.joined.set()

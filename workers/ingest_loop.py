@@ -11,13 +11,14 @@ the rest is applied. While the probe fails nothing is dead-lettered.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from kafka import ConsumerRebalanceListener
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
@@ -30,43 +31,38 @@ from ragstream.models.factory import BlockingModels
 from ragstream.settings import Settings
 from ragstream.telemetry.batch import BatchTrace
 from schemas.dead_letter import DeadLetterHeaders, FailureStage
-from schemas.events import DocId, DocumentEvent, TenantId
+from schemas.events import DocumentEvent
 from schemas.outcomes import IndexEvent, Outcome
 from workers.batching import next_batch
 from workers.chunking import Chunker
 from workers.codec import MAX_REASON_CHARS, Rejected, decode
 from workers.failures import FailureKind, Fenced, StageFailure, classify, describe, unclassified_since
-from workers.fencing import Fence
+from workers.fencing import Fence, JoinedListener
 from workers.loop_stats import LoopStats
 from workers.metrics import IngestMetrics
 from workers.processor import BatchProcessor, EventResult
-from workers.routing import misrouted
+from workers.routing import doc_keys, misrouted
 from workers.side_outputs import SideOutputs
 from workers.unreadable import UnreadableRecord
 
 log = logging.getLogger("ragstream.ingest")
-_DOC_KEY = re.compile(TenantId.__metadata__[0].pattern.strip("^$") + "/" + DocId.__metadata__[0].pattern.strip("^$"))
 
 
 def _ms_to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-class _JoinedListener(ConsumerRebalanceListener):
-    """Signals the first completed group join (even with no partitions assigned), and every assignment to the
-    fence."""
+@dataclass
+class LoopParts:
+    """What the loop runs on, connected: the consumer (kafka-python's API), the side outputs, the index, the
+    embedder (for the health probe), the batch processor, and the fence's check before every write phase."""
 
-    def __init__(self, joined: threading.Event) -> None:
-        self.joined = joined
-        self.fence: Fence | None = None
-
-    def on_partitions_revoked(self, revoked) -> None:
-        pass
-
-    def on_partitions_assigned(self, assigned) -> None:
-        if self.fence is not None:
-            self.fence.assigned()
-        self.joined.set()
+    consumer: Any
+    outputs: SideOutputs
+    store: IndexStore
+    embedder: Embedder
+    processor: BatchProcessor
+    fence: Callable[[], None]
 
 
 class IngestLoop:
@@ -85,9 +81,9 @@ class IngestLoop:
 
     def run(self) -> None:
         with ExitStack() as opened:  # a start-up that fails half-way (Milvus down) closes what it opened
-            self._run(opened)
+            self.serve(self._connect(opened))
 
-    def _run(self, opened: ExitStack) -> None:
+    def _connect(self, opened: ExitStack) -> LoopParts:
         kafka, worker = self.settings.kafka, self.settings.worker
         embedder = self._embedder or BlockingModels(self.settings.models)
         if isinstance(embedder, BlockingModels):  # the loop owns it, given or made
@@ -104,10 +100,17 @@ class IngestLoop:
             max_poll_records=worker.batch_max_events, fetch_max_wait_ms=max(worker.batch_max_wait_ms, 1),
         )
         opened.callback(consumer.close, autocommit=False)
-        listener = _JoinedListener(self.joined)
+        listener = JoinedListener(self.joined)
         consumer.subscribe([kafka.documents_topic], listener=listener)
         fence = listener.fence = Fence(consumer, kafka.session_timeout_ms)
         opened.callback(fence.close)
+        return LoopParts(consumer, outputs, store, embedder, processor, fence.check)
+
+    def serve(self, parts: LoopParts) -> None:
+        """The loop over connected parts, until ``stop``: what a test runs over stand-ins for all of them."""
+        kafka, worker = self.settings.kafka, self.settings.worker
+        consumer, outputs, store, embedder, processor = (parts.consumer, parts.outputs, parts.store,
+                                                         parts.embedder, parts.processor)
         backoff = worker.retry_initial_s
         unknown_since: float | None = None  # first unclassified failure of the batch now being retried
         while not self._stop.is_set():
@@ -125,7 +128,7 @@ class IngestLoop:
                 else None
             try:
                 try:
-                    self._handle(records, processor, outputs, traced, partitions, fence.check)
+                    self._handle(records, processor, outputs, traced, partitions, parts.fence)
                 except Exception as error:
                     kind = classify(error)
                     unknown_since = unclassified_since(kind, unknown_since)
@@ -134,7 +137,7 @@ class IngestLoop:
                     if kind is not FailureKind.DATA and not timed_out:
                         raise
                     log.warning("isolating the events of a failing batch (%s)", describe(error))
-                    self._handle(records, processor, outputs, traced, partitions, fence.check,
+                    self._handle(records, processor, outputs, traced, partitions, parts.fence,
                                  probe=lambda: _probe(store, embedder), timed_out=timed_out)
             except Exception as error:  # infrastructure, or not isolated yet: rewind, back off, commit nothing
                 unknown_since = unclassified_since(classify(error), unknown_since)
@@ -145,7 +148,7 @@ class IngestLoop:
                 self.stats.failed(names, self.stats.last_error)
                 self.metrics.observe_partitions(self.stats.partitions)
                 if isinstance(error, Fenced):  # late writes of this batch are made harmless
-                    _best_effort(lambda: store.repair(_doc_keys(records)), "documents not repaired")
+                    _best_effort(lambda: store.repair(doc_keys(records)), "documents not repaired")
                 owned = consumer.assignment()
                 for tp, batch in polled.items():
                     if tp in owned:  # a partition lost in a rebalance is replayed by its new owner
@@ -273,12 +276,6 @@ class IngestLoop:
                      traced.headers(position))
         if outcome.freshness_ms is not None and outcome.outcome in (Outcome.INDEXED, Outcome.DELETED):
             self.metrics.freshness_ms.observe(outcome.freshness_ms)
-
-
-def _doc_keys(records: list[ConsumerRecord]) -> set[str]:
-    """The records' keys that can name a document (others are dead-lettered as misrouted anyway)."""
-    keys = {record.key.decode("utf-8", "replace") for record in records if record.key}
-    return {key for key in keys if _DOC_KEY.fullmatch(key)}
 
 
 def _probe(store: IndexStore, embedder: Embedder) -> None:

@@ -4,12 +4,16 @@ default partitioner gives that key, or two versions of one document could be app
 
 from __future__ import annotations
 
+import re
+
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.partitioner.default import murmur2
 
-from schemas.events import DocumentEvent
+from schemas.events import DocId, DocumentEvent, TenantId
 
 FIX = ("produce with key tenant/doc_id and Kafka's default murmur2 partitioner (librdkafka clients: "
        "partitioner=murmur2_random; never pick the partition by hand)")
+_DOC_KEY = re.compile(TenantId.__metadata__[0].pattern.strip("^$") + "/" + DocId.__metadata__[0].pattern.strip("^$"))
 
 
 def default_partition(key: bytes, partitions: int) -> int:
@@ -27,3 +31,9 @@ def misrouted(key: bytes | None, partition: int, event: DocumentEvent, partition
         return (f"record for {event.key!r} is on partition {partition}, but the default partitioner puts that key on "
                 f"partition {wanted} of {partitions}: {FIX}")
     return None
+
+
+def doc_keys(records: list[ConsumerRecord]) -> set[str]:
+    """The records' keys that can name a document (others are dead-lettered as misrouted anyway)."""
+    keys = {record.key.decode("utf-8", "replace") for record in records if record.key}
+    return {key for key in keys if _DOC_KEY.fullmatch(key)}

@@ -1,8 +1,12 @@
-"""Extractive compression of retrieved passages within a token budget."""
+"""Extractive compression of retrieved passages within a token budget, and the compression stage around it."""
 
 from __future__ import annotations
 
+import asyncio
+
 from ragstream.retrieval.compression import ExtractiveCompressor
+from ragstream.settings import ContextSettings
+from ragstream.stages.compression import CompressionStage
 from ragstream.stages.passage import Passage
 
 LEAVE = ("The office opens at eight. Employees receive twenty-five vacation days per year. "
@@ -38,3 +42,11 @@ def test_a_large_budget_keeps_everything_and_a_tiny_one_keeps_the_best_that_fit(
 def test_counts_tokens_with_the_default_tokenizer():
     compressed = ExtractiveCompressor(budget_tokens=40).compress("reset the router", PASSAGES)
     assert any("recessed button" in c.text for c in compressed)
+
+
+def test_the_stage_compresses_as_configured_and_can_be_switched_off_per_call():
+    stage = CompressionStage(ContextSettings(budget_tokens=40))
+    asyncio.run(stage.warm_up())
+    cut = asyncio.run(stage.compress(question="vacation days", passages=PASSAGES)).value
+    assert cut[0].spans and "cafeteria" not in cut[0].text
+    assert asyncio.run(stage.compress(question="vacation days", passages=PASSAGES, enabled=False)).value == PASSAGES

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from ragstream.generation.prompt import NO_ANSWER, build_messages, cited, number_sources
-from ragstream.settings import ContextSettings
-from ragstream.stages.gate import RelevanceGate
 from ragstream.stages.passage import Passage
 from schemas.generation import ChatMessage
 
@@ -54,22 +52,3 @@ def test_markers_win_then_attribution_then_abstention_cites_nothing():
     assert citations_for("Bananas are yellow.", sources) == []
     block = sources_block(citations_for("[2] and [1]", sources))
     assert block.splitlines()[-2:] == ["[2] evil (evil, version 1)", "[1] Vacation (vacation, version 3)"]
-
-
-def test_only_passages_near_the_best_reranked_score_reach_the_prompt():
-    def passages(*scored):
-        return [Passage(id=str(i), doc_id="d", version=1, chunk_no=0, text="t", score=s, scores={"rerank": s})
-                for i, s in scored]
-
-    def kept(found, max_gap, min_score):
-        gate = RelevanceGate(ContextSettings(max_score_gap=max_gap, min_score=min_score))
-        return [p.id for p in gate.keep(passages=found)]
-
-    found = passages(*enumerate([0.9, 0.85, 0.79, 0.5]))
-    assert kept(found, 0.08, None) == ["0", "1"]
-    assert kept(found, None, 0.6) == ["0", "1", "2"]
-    assert kept(found, 0.08, 0.95) == [] and kept([], 0.1, None) == []
-    blended_first = [*passages(("bm25-led", 0.7)), *found]  # first after the blend, far below the best
-    assert kept(blended_first, 0.08, None) == ["bm25-led", "0", "1"]
-    not_reranked = [p.model_copy(update={"scores": {}}) for p in found]
-    assert kept(not_reranked, 0.08, 0.95) == ["0", "1", "2", "3"], "without reranker scores the gate has no say"

@@ -6,7 +6,7 @@ Plain OpenAI clients send only the standard fields and read only the standard on
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -78,6 +78,38 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+class FunctionSpec(BaseModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = Field(None, max_length=4096)
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class Tool(BaseModel):
+    """A tool a client offers (Open WebUI and agent frameworks send some with every chat). ragstream answers from
+    its documents and never calls one, as a model that chooses not to would."""
+
+    type: Literal["function"]
+    function: FunctionSpec
+
+
+class NamedFunction(BaseModel):
+    name: str = Field(max_length=64)
+
+
+class NamedToolChoice(BaseModel):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class ResponseFormat(BaseModel):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: dict[str, Any] | None = None
+
+
+NO_TOOLS = "ragstream answers from its documents and calls no tools: use tool_choice 'auto' or 'none'"
+
+
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -91,9 +123,57 @@ class ChatCompletionRequest(BaseModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     stop: str | list[str] | None = None
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
-    n: Literal[1] = 1
+    n: int | None = Field(None, ge=1, le=128)
     user: str | None = Field(None, max_length=256)
+    # accepted from real clients and honoured by answering as a model that calls no tools
+    tools: list[Tool] | None = Field(None, max_length=128)
+    tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    metadata: dict[Annotated[str, StringConstraints(max_length=64)],
+                   Annotated[str, StringConstraints(max_length=512)]] | None = Field(None, max_length=16)
+    store: bool | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
     ragstream: RagOptions = Field(default_factory=RagOptions)
+
+    # What cannot be honoured is refused by name, so the client learns which field to drop.
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, n: int | None) -> int | None:
+        if n is not None and n > 1:
+            raise ValueError("ragstream returns one choice per request (n = 1)")
+        return n
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _no_forced_tool(cls, choice):
+        if choice == "required" or isinstance(choice, NamedToolChoice):
+            raise ValueError(NO_TOOLS)
+        return choice
+
+    @field_validator("response_format")
+    @classmethod
+    def _text_only(cls, response_format: ResponseFormat | None) -> ResponseFormat | None:
+        if response_format is not None and response_format.type != "text":
+            raise ValueError("ragstream answers in text with citations: response_format must be 'text'")
+        return response_format
+
+    @field_validator("logprobs", "top_logprobs")
+    @classmethod
+    def _no_logprobs(cls, value):
+        if value:
+            raise ValueError("ragstream does not return log probabilities")
+        return value
+
+    @field_validator("frequency_penalty", "presence_penalty")
+    @classmethod
+    def _no_penalty(cls, value: float | None) -> float | None:
+        if value:
+            raise ValueError("ragstream's generator applies no frequency or presence penalty: send 0 or omit it")
+        return value
 
     @field_validator("stop")
     @classmethod

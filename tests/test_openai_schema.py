@@ -42,6 +42,13 @@ def test_a_standard_client_request_parses_with_extensions():
     {"temperature": 3},
     {"stop": ["a"] * 9},
     {"tools": [{"type": "function"}]},
+    {"tool_choice": "required", "tools": [{"type": "function", "function": {"name": "search"}}]},
+    {"tool_choice": {"type": "function", "function": {"name": "search"}}},
+    {"response_format": {"type": "json_object"}},
+    {"logprobs": True},
+    {"top_logprobs": 3},
+    {"presence_penalty": 0.5},
+    {"metadata": {f"k{n}": "v" for n in range(17)}},
     {"ragstream": {"filters": {"all": [{"field": "tenant", "value": "globex"}]}}},
     {"ragstream": {"min_versions": [{"doc_id": "../etc", "version": 1}]}},
     {"ragstream": {"tenant": "globex"}},
@@ -49,6 +56,34 @@ def test_a_standard_client_request_parses_with_extensions():
 def test_invalid_requests_are_refused(change):
     with pytest.raises(ValidationError):
         ChatCompletionRequest.model_validate({**OPENAI_CLIENT_BODY, **change})
+
+
+OPEN_WEBUI_EXTRAS = {  # what Open WebUI, LangChain and the openai SDK add to a plain chat
+    "tools": [{"type": "function", "function": {"name": "search_web", "description": "Search the web",
+                                                "parameters": {"type": "object", "properties": {}}}}],
+    "tool_choice": "auto", "parallel_tool_calls": True, "response_format": {"type": "text"}, "user": "u-1",
+    "metadata": {"chat_id": "c-9"}, "seed": 7, "n": 1, "logprobs": False, "frequency_penalty": 0,
+    "presence_penalty": 0.0, "store": False,
+}
+
+
+def test_what_real_clients_add_is_accepted_and_answered_without_tools():
+    request = ChatCompletionRequest.model_validate({**OPENAI_CLIENT_BODY, **OPEN_WEBUI_EXTRAS})
+    assert request.tools[0].function.name == "search_web" and request.tool_choice == "auto"
+    assert ChatCompletionRequest.model_validate({**OPENAI_CLIENT_BODY, "tool_choice": "none"}).tool_choice == "none"
+
+
+@pytest.mark.parametrize(("change", "field", "says"), [
+    ({"n": 2}, "n", "one choice"),
+    ({"tool_choice": "required"}, "tool_choice", "calls no tools"),
+    ({"response_format": {"type": "json_schema", "json_schema": {}}}, "response_format", "must be 'text'"),
+    ({"logprobs": True}, "logprobs", "log probabilities"),
+])
+def test_what_cannot_be_honoured_is_refused_by_name(change, field, says):
+    with pytest.raises(ValidationError) as refused:
+        ChatCompletionRequest.model_validate({**OPENAI_CLIENT_BODY, **change})
+    error = refused.value.errors()[0]
+    assert error["loc"][0] == field and says in error["msg"]
 
 
 def test_responses_have_the_openai_shape():

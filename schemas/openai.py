@@ -210,9 +210,24 @@ class Usage(BaseModel):
     total_tokens: int
 
 
+class UrlCitation(BaseModel):
+    start_index: int = Field(description="where the citation's marker (or its Sources: line) starts in the content")
+    end_index: int
+    title: str
+    url: str = Field(description="the cited document version, under /v1/documents/")
+
+
+class Annotation(BaseModel):
+    """OpenAI's standard citation annotation, which chat UIs render natively; ``citations`` carries the rest."""
+
+    type: Literal["url_citation"] = "url_citation"
+    url_citation: UrlCitation
+
+
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str
+    annotations: list[Annotation] = Field(default_factory=list)
 
 
 class Choice(BaseModel):
@@ -235,6 +250,7 @@ class ChatCompletion(BaseModel):
 class Delta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    annotations: list[Annotation] | None = None
 
 
 class ChunkChoice(BaseModel):

@@ -66,6 +66,12 @@ def test_a_grounded_stream_has_role_pieces_sources_citations_usage_and_done():
                                       "title": "Leave policy", "score": final[0]["citations"][0]["score"]}]
     assert chunks[-2]["choices"] == [] and chunks[-2]["usage"]["completion_tokens"] > 0
     assert chunks[-1] == "[DONE]"
+    [block] = [c for c in chunks[1:-1] if c.get("choices") and "annotations" in c["choices"][0]["delta"]]
+    [annotation] = block["choices"][0]["delta"]["annotations"]
+    assert annotation["type"] == "url_citation"
+    cited = annotation["url_citation"]
+    assert text[cited["start_index"]:cited["end_index"]] == "[1] Leave policy (leave, version 3)"
+    assert cited["url"] == "/v1/documents/leave?version=3" and cited["title"] == "Leave policy"
 
 
 def test_nothing_relevant_abstains_without_asking_the_generator():
@@ -73,7 +79,7 @@ def test_nothing_relevant_abstains_without_asking_the_generator():
     run, events = run_chat("Who won the 1998 world cup?", client, ContextSettings(min_score=0.99))
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in data(events)[:-1] if c.get("choices"))
     assert text == NO_ANSWER and ("generate", 1) not in client.calls
-    assert run.citations() == ([], "")
+    assert run.citations() == ([], "", [])
 
 
 def test_an_error_after_the_first_token_is_reported_in_band_and_the_stream_still_ends():
@@ -88,4 +94,7 @@ def test_a_completion_carries_the_answer_the_sources_block_and_citations():
     message = completion.choices[0].message.content
     assert "[1]" in message and message.endswith("Sources:\n[1] Leave policy (leave, version 3)")
     assert [c.doc_id for c in completion.citations] == ["leave"]
+    [annotation] = completion.choices[0].message.annotations
+    span = annotation.url_citation
+    assert message[span.start_index:span.end_index].startswith("[1] Leave policy") and span.url.endswith("=3")
     assert set(completion.timings_ms) >= {"embedding", "retrieval", "reranking", "compression", "generation"}

@@ -10,11 +10,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from ragstream.generation.citations import citations_for, sources_block
 from ragstream.generation.prompt import NO_ANSWER
 from schemas.generation import GenerationChunk
 from schemas.openai import (
+    Annotation,
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
@@ -22,6 +24,7 @@ from schemas.openai import (
     ChunkChoice,
     Citation,
     Delta,
+    UrlCitation,
     Usage,
 )
 from services.api.errors import from_exception
@@ -49,9 +52,10 @@ async def _chain(first: GenerationChunk, rest: AsyncIterator[GenerationChunk]) -
 
 class ChatRun:
     def __init__(self, pipeline: QueryPipeline, grounding: Grounding, model: str, metrics: QueryMetrics,
-                 retry_after_s: int) -> None:
+                 retry_after_s: int, documents_url: str = "/v1/documents") -> None:
+        """``documents_url``: where this API serves documents, for the URLs of the cited versions."""
         self.pipeline, self.grounding, self.model, self.metrics = pipeline, grounding, model, metrics
-        self.retry_after_s = retry_after_s
+        self.retry_after_s, self.documents_url = retry_after_s, documents_url.rstrip("/")
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.answer = _Answer()
@@ -84,9 +88,19 @@ class ChatRun:
         self.metrics.tokens.inc(self.answer.completion_tokens)
         self.metrics.observe_stages(self.timings)
 
-    def citations(self) -> tuple[list[Citation], str]:
+    def citations(self) -> tuple[list[Citation], str, list[Annotation]]:
+        """The cited sources, the ``Sources:`` block to append, and an OpenAI ``url_citation`` per source that
+        spans its line of the block in the whole content."""
         cited = citations_for(self.answer.text, self.grounding.sources)
-        return [s.citation() for s in cited], sources_block(cited)
+        block = sources_block(cited)
+        annotations, offset = [], len(self.answer.text) + block.find("\n[") + 1 if cited else 0
+        for source, line in zip(cited, block.split("\n")[-len(cited):] if cited else [], strict=True):
+            p = source.passage
+            annotations.append(Annotation(url_citation=UrlCitation(
+                start_index=offset, end_index=offset + len(line), title=p.title or p.doc_id,
+                url=f"{self.documents_url}/{quote(p.doc_id, safe='')}?version={p.version}")))
+            offset += len(line) + 1
+        return [s.citation() for s in cited], block, annotations
 
     def usage(self) -> Usage:
         a = self.answer
@@ -96,9 +110,10 @@ class ChatRun:
     async def completion(self) -> ChatCompletion:
         async for _ in self.pieces():
             pass
-        citations, block = self.citations()
+        citations, block, annotations = self.citations()
         return ChatCompletion(id=self.id, created=self.created, model=self.model, usage=self.usage(),
-                              choices=[Choice(message=AssistantMessage(content=self.answer.text + block),
+                              choices=[Choice(message=AssistantMessage(content=self.answer.text + block,
+                                                                       annotations=annotations),
                                               finish_reason=self.answer.finish_reason)],
                               citations=citations, timings_ms=self.timings)
 
@@ -113,9 +128,9 @@ class ChatRun:
         try:
             async for piece in self.pieces():
                 yield self._chunk(Delta(content=piece))
-            citations, block = self.citations()
+            citations, block, annotations = self.citations()
             if block:
-                yield self._chunk(Delta(content=block))
+                yield self._chunk(Delta(content=block, annotations=annotations))
             yield self._chunk(Delta(), self.answer.finish_reason, citations=citations, timings_ms=self.timings)
             if include_usage:
                 usage = ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[],

@@ -137,7 +137,8 @@ class Ingress:
                 tenant, messages, query_filter=options.filters, top_k=options.top_k,
                 rewrite=options.rewrite, max_tokens=body.token_limit, temperature=body.temperature,
                 top_p=body.top_p, stop=body.stop or [], seed=body.seed)
-            run = ChatRun(self.pipeline, grounding, self.settings.api.model_name, self.metrics, self.retry_after_s)
+            run = ChatRun(self.pipeline, grounding, self.settings.api.model_name, self.metrics, self.retry_after_s,
+                          documents_url=f"{str(request.base_url).rstrip('/')}/v1/documents")
             await run.start()
             if body.stream:
                 include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -17,10 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.events import TenantId
 
 PREFIX, DELIMITER = "RAGSTREAM_", "__"
-# Read outside Settings, on purpose: CLI options with an environment fallback, the trace file `ragstream up` hands
-# to every process it starts, and a test's report path.
-OTHER_VARIABLES = frozenset({"RAGSTREAM_API_KEY", "RAGSTREAM_WORKER_ID", "RAGSTREAM_TELEMETRY__TRACES_FILE",
-                             "RAGSTREAM_RELIABILITY_JSON"})
+# Read outside Settings, on purpose: CLI options with an environment fallback, and the trace file `ragstream up`
+# hands to every process it starts.
+OTHER_VARIABLES = frozenset({"RAGSTREAM_API_KEY", "RAGSTREAM_WORKER_ID", "RAGSTREAM_TELEMETRY__TRACES_FILE"})
 
 
 def _hint(name: str, known: list[str]) -> str:

@@ -3,7 +3,7 @@ loses nothing: workers SIGKILLed again and again, broker, Triton and Milvus cras
 1 → 3 → 1, each in the middle of a stream of upserts, new versions, stale versions, duplicates, deletes and bad
 events. After each, and again after a full replay from offset 0, the index must equal the state the event log
 implies: 0 lost, 0 duplicated, 0 stale chunks. Recovery times go to the terminal and, when
-RAGSTREAM_RELIABILITY_JSON names a file, to that file (docs/reliability.md is written from it)."""
+RELIABILITY_JSON names a file, to that file (docs/reliability.md is written from it)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def durable(durable_stack, request):
 
 
 def _report(rows: list[dict], terminal) -> None:
-    if path := os.environ.get("RAGSTREAM_RELIABILITY_JSON"):
+    if path := os.environ.get("RELIABILITY_JSON"):
         Path(path).write_text(json.dumps(rows, indent=2))
     for row in rows:
         terminal.write_line(f"[reliability] {row['scenario']}: {row['events']} events, index {row['index']}, "

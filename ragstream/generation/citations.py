@@ -42,10 +42,15 @@ def citations_for(answer: str, sources: Sequence[Source]) -> list[Source]:
     return cited(answer, sources) or attribute(answer, sources)
 
 
+SOURCES_HEADING = "\n\nSources:\n"
+
+
+def source_line(source: Source) -> str:
+    """One cited source's line of the sources block."""
+    p = source.passage
+    return f"[{source.number}] {p.title or p.doc_id} ({p.doc_id}, version {p.version})"
+
+
 def sources_block(citations: Sequence[Source]) -> str:
     """Markdown appended to the answer: renders in any chat UI, parses for ``[n]`` links."""
-    if not citations:
-        return ""
-    lines = [f"[{s.number}] {s.passage.title or s.passage.doc_id} ({s.passage.doc_id}, version {s.passage.version})"
-             for s in citations]
-    return "\n\nSources:\n" + "\n".join(lines)
+    return SOURCES_HEADING + "\n".join(source_line(s) for s in citations) if citations else ""

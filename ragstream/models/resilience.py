@@ -79,19 +79,23 @@ class Resilient:
     def __init__(self, inner: ModelClient, policy: TritonSettings) -> None:
         self.inner, self._policy = inner, policy
         self.dimension = inner.dimension
-        self._breakers = {name: CircuitBreaker(name, policy.breaker_failures, policy.breaker_reset_s)
-                          for name in ("embedder", "embedder_query", "reranker", "generator")}
+        self._breakers: dict[str, CircuitBreaker] = {}
+
+    def _breaker(self, operation: str, priority: Priority = Priority.QUERY) -> CircuitBreaker:
+        name = model_name(operation, priority)
+        if name not in self._breakers:
+            self._breakers[name] = CircuitBreaker(name, self._policy.breaker_failures, self._policy.breaker_reset_s)
+        return self._breakers[name]
 
     async def embed(self, texts: Sequence[str], priority: Priority = Priority.QUERY) -> list[list[float]]:
-        return await with_retries(lambda: self.inner.embed(texts, priority),
-                                  self._breakers[model_name("embed", priority)], self._policy)
-
-    async def rerank(self, query: str, passages: Sequence[str]) -> list[float]:
-        return await with_retries(lambda: self.inner.rerank(query, passages), self._breakers["reranker"],
+        return await with_retries(lambda: self.inner.embed(texts, priority), self._breaker("embed", priority),
                                   self._policy)
 
+    async def rerank(self, query: str, passages: Sequence[str]) -> list[float]:
+        return await with_retries(lambda: self.inner.rerank(query, passages), self._breaker("rerank"), self._policy)
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        breaker = self._breakers["generator"]
+        breaker = self._breaker("generate")
 
         async def first_chunk():
             stream = self.inner.generate(request)

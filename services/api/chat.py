@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from ragstream.generation.citations import citations_for, sources_block
+from ragstream.generation.citations import SOURCES_HEADING, citations_for, source_line, sources_block
 from ragstream.generation.prompt import NO_ANSWER
 from schemas.generation import GenerationChunk
 from schemas.openai import (
@@ -92,15 +92,14 @@ class ChatRun:
         """The cited sources, the ``Sources:`` block to append, and an OpenAI ``url_citation`` per source that
         spans its line of the block in the whole content."""
         cited = citations_for(self.answer.text, self.grounding.sources)
-        block = sources_block(cited)
-        annotations, offset = [], len(self.answer.text) + block.find("\n[") + 1 if cited else 0
-        for source, line in zip(cited, block.split("\n")[-len(cited):] if cited else [], strict=True):
-            p = source.passage
+        annotations, offset = [], len(self.answer.text) + len(SOURCES_HEADING)
+        for source in cited:
+            p, line = source.passage, source_line(source)
             annotations.append(Annotation(url_citation=UrlCitation(
                 start_index=offset, end_index=offset + len(line), title=p.title or p.doc_id,
                 url=f"{self.documents_url}/{quote(p.doc_id, safe='')}?version={p.version}")))
-            offset += len(line) + 1
-        return [s.citation() for s in cited], block, annotations
+            offset += len(line) + 1  # and its newline
+        return [s.citation() for s in cited], sources_block(cited), annotations
 
     def usage(self) -> Usage:
         a = self.answer

@@ -8,7 +8,6 @@ import secrets
 import signal
 import sys
 import threading
-from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import track
 
+from ragstream import demo as demo_corpus
 from ragstream.settings import Settings
 from ragstream.telemetry import tracing
 
@@ -31,7 +31,7 @@ def _attached() -> Settings:
     return attach(Settings())
 
 
-def _documents(path: Path):
+def documents(path: Path):
     """Files under PATH as (doc_id, title, text, version), read with llama-index's directory reader."""
     from llama_index.core import SimpleDirectoryReader
 
@@ -110,7 +110,7 @@ def up(
         console.print(f"{len(pool)} ingest worker(s) consuming [bold]{settings.kafka.documents_topic}[/]; "
                       f"API at [bold]{url}[/]")
         if demo:
-            _produce(settings, resources.files("ragstream") / "demo", DEFAULT_TENANT)
+            produce_files(settings, demo_corpus.FOLDER, DEFAULT_TENANT)
         console.print(_snippets(url, key, settings.api.model_name), highlight=False, soft_wrap=True)  # pasteable
         if traces:
             console.print(f"spans of every process go to [bold]{traces}[/] (one JSON object per line)")
@@ -162,10 +162,11 @@ def ask(
                       f"score {c['score']:.3f}[/]")
 
 
-def _produce(settings: Settings, path, tenant: str) -> None:
+def produce_files(settings: Settings, path: Path, tenant: str) -> list[dict]:
+    """Upsert events for the files under ``path``; returns each document's id and version (for read-your-writes)."""
     from ragstream.producer import DocumentProducer
 
-    docs = list(_documents(Path(str(path))))
+    docs = list(documents(Path(path)))
     if not docs:
         raise typer.BadParameter(f"no .md or .txt files under {path}")
     with DocumentProducer(settings.kafka) as producer:
@@ -175,6 +176,7 @@ def _produce(settings: Settings, path, tenant: str) -> None:
     failed = sum(1 for f in futures if f.failed())
     console.print(f"produced {len(futures) - failed} document event(s) for tenant '{tenant}'"
                   + (f", [red]{failed} failed[/]" if failed else ""))
+    return [{"doc_id": doc_id, "version": version} for doc_id, _, _, version in docs]
 
 
 @app.command()
@@ -188,7 +190,7 @@ def ingest(
         raise typer.BadParameter("give a PATH or --demo")
     if path is not None and not path.exists():
         raise typer.BadParameter(f"{path} does not exist")
-    _produce(_attached(), resources.files("ragstream") / "demo" if demo else path, tenant)
+    produce_files(_attached(), demo_corpus.FOLDER if demo else path, tenant)
 
 
 @app.command()

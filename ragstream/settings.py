@@ -72,6 +72,9 @@ class MilvusSettings(Group):
     migrate_registry_from: str = Field("ragstream_documents_v2", description="a registry of the previous layout, "
                                        "copied into documents_collection when that does not exist yet ('' = none)")
     dense_index: Literal["HNSW", "FLAT", "IVF_FLAT"] = "HNSW"
+    bm25_analysis: Literal["english", "standard"] = Field(
+        "english", description="BM25 text analysis: english = Snowball stems (tumors ~ tumor), standard = lowercased "
+        "words; fixed when the chunk collection is created (a collection of the other kind is refused)")
     call_timeout_s: float = Field(60.0, gt=0, description="deadline of one Milvus call (and of connecting): a hung "
                                   "call fails as an outage and its batch is retried, instead of holding a partition")
     seal_rows: int = Field(256, ge=0, description="rows a worker writes before it flushes (seals and indexes) the "
@@ -156,13 +159,17 @@ class RewriteSettings(Group):
 
 class ContextSettings(Group):
     passages: int = Field(5, ge=1, le=50, description="passages given to the generator (at most)")
-    rerank: bool = Field(True, description="rerank before answering: generation dominates a chat turn's latency, and "
-                         "the reranker's score is what decides whether the evidence is good enough to answer from")
+    min_coverage: float | None = Field(
+        0.5, ge=0, le=1, description="the relevance gate: drop passages holding less than this share of the question's "
+        "content words (stemmed, stop words out); with none left the answer abstains without calling the generator. "
+        "Means the same on every corpus, unlike a score floor; unset = keep all")
+    rerank: bool = Field(False, description="rerank before answering (costs a reranker call per passage; see "
+                         "docs/benchmarks.md for what it buys)")
     max_score_gap: float | None = Field(
-        0.02, ge=0, description="after reranking, keep passages scoring within this of the best (e5 cosine scale; "
-        "set for a CrossEncoder's logits, or unset to keep all): off-topic passages only distract the generator")
-    min_score: float | None = Field(0.84, description="after reranking, drop passages below this score (e5 cosine "
-                                    "scale); with none left the answer abstains without calling the generator")
+        None, ge=0, description="when reranked: keep only passages scoring within this of the best (the model's own "
+        "scale: e5 cosine, or a CrossEncoder's logits)")
+    min_score: float | None = Field(None, description="when reranked: drop passages below this reranker score (the "
+                                    "model's own scale; it does not transfer between corpora)")
     compression: bool = Field(True, description="keep only the sentences that bear on the question")
     budget_tokens: int = Field(600, ge=32, description="token budget of the sources in the prompt")
 

@@ -37,6 +37,8 @@ class Passage(BaseModel):
                          "score (RAGSTREAM_RETRIEVAL__RERANK_WEIGHT), else the fused retrieval score")
     retrieval_score: float | None = Field(None, description="fused retrieval score, when reranked")
     rerank_score: float | None = Field(None, description="the reranker model's own score, when reranked")
+    scores: dict[str, float] = Field(default_factory=dict, description="each stage's own score: the retrievers' raw "
+                                     "scores (dense cosine, bm25), retrieval (fused), rerank")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -6,8 +6,8 @@ import openai
 
 from ragstream.producer import DocumentProducer
 
-API_KEYS = {"key-acme": "acme", "key-globex": "globex", "key-fuzz": "fuzz"}
-ACME, GLOBEX = "key-acme", "key-globex"
+API_KEYS = {"key-acme": "acme", "key-globex": "globex", "key-fuzz": "fuzz", "key-demo": "demo"}
+ACME, GLOBEX, DEMO = "key-acme", "key-globex", "key-demo"
 
 
 class Refused(Exception):

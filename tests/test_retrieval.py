@@ -119,3 +119,18 @@ def test_searches_never_show_a_chunk_the_registry_has_moved_past(corpus):
     finally:
         store.delete_chunks([StaleChunks("acme", "acme-parking", keep_version=1, keep_count=1)])
     assert search(corpus, "Where do visitors park?")[0] == "acme-parking"
+
+
+def test_bm25_matches_other_forms_of_a_word_and_a_collection_keeps_its_analysis(corpus, isolated):
+    # the router document says "Reset the XR-7734 router": english analysis stems both sides of the match
+    assert search(corpus, "resetting routers", mode="bm25")[0] == "acme-router"
+    assert search(corpus, "???", mode="bm25") == []  # no word left to match: no hits, no error
+    standard = isolated.milvus.model_copy(update={"bm25_analysis": "standard"})
+    built, opened = IndexStore(standard, 384), IndexStore(isolated.milvus, 384)
+    try:
+        built.ensure_collections()
+        with pytest.raises(RuntimeError, match="built with bm25_analysis=standard"):
+            opened.ensure_collections()  # its index was analysed otherwise: queries would silently miss
+    finally:
+        built.close()
+        opened.close()

@@ -14,7 +14,8 @@ import random
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,17 +100,21 @@ def through_kafka(settings: Settings, send: Callable[[DocumentProducer], list]) 
         reader.close()
 
 
+def ingest(settings: Settings, data: EvalSet, ids: dict[str, str], tenant: str) -> float:
+    """The corpus as version-1 upserts through Kafka; seconds until all of it was indexed."""
+    started = time.perf_counter()
+    through_kafka(settings, lambda producer: [
+        producer.upsert(tenant, safe, 1, data.corpus[doc][1], title=data.corpus[doc][0]) for safe, doc in ids.items()])
+    return time.perf_counter() - started
+
+
 def evaluate_stack(settings: Settings, data: EvalSet, configs: list[Config], answer_questions: int = 0) -> Results:
     """On a running stack, Ray and ingest worker: the corpus through Kafka, each configuration as the Serve app
     named in ``settings.serve`` (its API keys must map KEY to TENANT), the peer, then answers with the evidence in
     the index and after deleting it (through Kafka too), for the stack's defaults and the peer."""
     ids = index_ids(data)
     with console.status(f"ingesting {len(data.corpus)} documents through Kafka"):
-        started = time.perf_counter()
-        through_kafka(settings, lambda producer: [
-            producer.upsert(TENANT, safe, 1, data.corpus[doc][1], title=data.corpus[doc][0])
-            for safe, doc in ids.items()])
-        results = Results([], ingest_s=time.perf_counter() - started)
+        results = Results([], ingest_s=ingest(settings, data, ids, TENANT))
     for config in configs:
         with console.status(f"{config.name}: {len(data.queries)} queries"):
             deployed = with_overrides(settings, config.settings)
@@ -180,6 +185,25 @@ def write_results(results: Results, out: Path, meta: dict[str, Any]) -> None:
                   "answers.jsonl, frontier.png" + (", answers.png" if results.answers else ""))
 
 
+@contextmanager
+def running_stack(api_keys: dict[str, str], overrides: dict[str, dict[str, Any]] | None = None
+                  ) -> Iterator[Settings]:
+    """The embedded stack, Ray and one ingest worker for an evaluation, stopped afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Settings(worker=WorkerSettings(replicas=1, batch_max_events=64),
+                        api=ApiSettings(port=free_port(), api_keys=api_keys), serve=ServeSettings(access_log=False),
+                        local=LocalStackSettings(data_dir=Path(tmp)))
+        with LocalStack(base) as base:
+            base = with_overrides(base, overrides or {})
+            start_local_ray()
+            pool = WorkerPool(base).start()
+            try:
+                yield base
+            finally:
+                pool.stop()
+                stop_local_ray()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -199,21 +223,9 @@ def main() -> None:
     data = full.subset(queries, distractors=max(corpus - queries, 0), seed=7)
     answer_questions = args.answers if args.answers is not None else (10 if args.quick else 80)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Settings(worker=WorkerSettings(replicas=1, batch_max_events=64),
-                        api=ApiSettings(port=free_port(), api_keys={KEY: TENANT}),
-                        serve=ServeSettings(access_log=False),
-                        local=LocalStackSettings(data_dir=Path(tmp)))
-        with LocalStack(base) as base:
-            base = with_overrides(base, {"retrieval": {"candidates": 100}})
-            start_local_ray()
-            pool = WorkerPool(base).start()
-            try:
-                configs = [] if args.no_configurations else configurations(args.multi_query, sweeps=not args.quick)
-                results = evaluate_stack(base, data, configs, answer_questions)
-            finally:
-                pool.stop()
-                stop_local_ray()
+    with running_stack({KEY: TENANT}, {"retrieval": {"candidates": 100}}) as base:
+        configs = [] if args.no_configurations else configurations(args.multi_query, sweeps=not args.quick)
+        results = evaluate_stack(base, data, configs, answer_questions)
     write_results(results, args.out, {"dataset": data.name, "machine": MACHINE, "concurrency": 2,
                                       "date": time.strftime("%Y-%m-%d")})
 

@@ -12,6 +12,7 @@ CONTENT_MAX_BYTES = TEXT_MAX_BYTES + 4 * MAX_TITLE_CHARS + 8
 
 
 def chunk_schema(client: MilvusClient, dimension: int):
+    """``content`` (title + chunk text, after the BM25 analysis) is what BM25 indexes; ``text`` what readers get."""
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, max_length=ID_MAX, is_primary=True)
     schema.add_field("tenant", DataType.VARCHAR, max_length=64, is_partition_key=True)

@@ -12,6 +12,7 @@ from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from ragstream.index import schema
+from ragstream.index.analysis import PROPERTY, bm25_text, recorded
 from ragstream.index.deadline import DeadlineClient
 from ragstream.index.filters import expression
 from ragstream.index.filters import literal as quote  # ids are already safe: defence in depth
@@ -78,16 +79,22 @@ class IndexStore:
 
     def ensure_collections(self) -> None:
         """Idempotent; several workers may race to create the collections."""
+        analysis = self.settings.bm25_analysis
         self._create(self.chunks, schema.chunk_schema(self.client, self.dimension),
-                     schema.chunk_indexes(self.client, self.settings.dense_index))
+                     schema.chunk_indexes(self.client, self.settings.dense_index), {PROPERTY: analysis})
+        built = recorded(self.client.describe_collection(self.chunks).get("properties") or {})
+        if built != analysis:
+            raise RuntimeError(f"collection {self.chunks} was built with bm25_analysis={built}, the settings say "
+                               f"{analysis}: set RAGSTREAM_MILVUS__BM25_ANALYSIS={built}, or re-index into a new "
+                               "RAGSTREAM_MILVUS__CHUNKS_COLLECTION")
         if not self.client.has_collection(self.registry):
             self._migrate_registry()
         self._create(self.registry, schema.registry_schema(self.client), schema.registry_indexes(self.client))
 
-    def _create(self, name: str, layout, indexes) -> None:
+    def _create(self, name: str, layout, indexes, properties: dict[str, str] | None = None) -> None:
         if not self.client.has_collection(name):
             try:
-                self.client.create_collection(name, schema=layout, index_params=indexes)
+                self.client.create_collection(name, schema=layout, index_params=indexes, properties=properties or {})
             except MilvusException as error:
                 if "exist" not in str(error).lower():
                     raise
@@ -177,12 +184,13 @@ class IndexStore:
     def upsert_chunks(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> int:
         if not chunks:
             return 0
-        now_ms = int(time.time() * 1000)
+        now_ms, analysis = int(time.time() * 1000), self.settings.bm25_analysis
         rows = [
             {
                 "id": c.id, "tenant": c.tenant, "doc_id": c.doc_id, "version": c.version, "chunk_no": c.chunk_no,
-                "title": c.title, "text": c.text, "content": c.content, "metadata": c.metadata,
-                "event_time_ms": c.event_time_ms, "indexed_time_ms": now_ms, "dense": list(map(float, v)),
+                "title": c.title, "text": c.text, "content": bm25_text(c.content, analysis, schema.CONTENT_MAX_BYTES),
+                "metadata": c.metadata, "event_time_ms": c.event_time_ms, "indexed_time_ms": now_ms,
+                "dense": list(map(float, v)),
             }
             for c, v in zip(chunks, vectors, strict=True)
         ]
@@ -276,5 +284,8 @@ class IndexStore:
     def search_bm25(self, text: str, tenant: str, limit: int = 10,
                     fields: Sequence[str] = ("doc_id", "version", "chunk_no"),
                     query_filter: QueryFilter | None = None) -> list[dict[str, Any]]:
-        """BM25 over title + chunk text (Milvus analyzer), best first, only the tenant's chunks."""
-        return self._search(text, "sparse", "BM25", tenant, limit, fields, query_filter)
+        """BM25 over title + chunk text (analysed as the index was), best first, only the tenant's chunks."""
+        analysed = bm25_text(text, self.settings.bm25_analysis)
+        if not analysed.strip():
+            return []  # no word to match (e.g. only punctuation)
+        return self._search(analysed, "sparse", "BM25", tenant, limit, fields, query_filter)

@@ -11,14 +11,23 @@ from collections.abc import Sequence
 from ragstream.stages.passage import Passage
 
 
+def _merged(lists: Sequence[Sequence[Passage]]) -> dict[str, Passage]:
+    """Each passage once, carrying the per-stage scores every list gave it (a retriever tags its raw score)."""
+    merged: dict[str, Passage] = {}
+    for ranking in lists:
+        for passage in ranking:
+            seen = merged.get(passage.id)
+            merged[passage.id] = passage if seen is None else seen.rescored(seen.score, **passage.scores)
+    return merged
+
+
 def reciprocal_rank(lists: Sequence[Sequence[Passage]], k: int = 60, limit: int | None = None) -> list[Passage]:
     """RRF: sum of 1 / (k + rank) over the lists a passage appears in; ignores score scales entirely."""
-    fused: dict[str, tuple[Passage, float]] = {}
+    fused: dict[str, float] = {}
     for ranking in lists:
         for rank, passage in enumerate(ranking, start=1):
-            first, score = fused.get(passage.id, (passage, 0.0))
-            fused[passage.id] = (first, score + 1.0 / (k + rank))
-    ranked = [passage.rescored(score) for passage, score in fused.values()]
+            fused[passage.id] = fused.get(passage.id, 0.0) + 1.0 / (k + rank)
+    ranked = [passage.rescored(fused[i]) for i, passage in _merged(lists).items()]
     return sorted(ranked, key=lambda p: -p.score)[:limit]
 
 
@@ -40,9 +49,8 @@ def interpolate(dense: Sequence[Passage], sparse: Sequence[Passage], weight: flo
     _check(weight)
     dense_norm = _min_max({p.id: p.score for p in dense})
     sparse_norm = _min_max({p.id: p.score for p in sparse})
-    by_id = {p.id: p for p in [*sparse, *dense]}
     fused = [p.rescored(weight * dense_norm.get(i, 0.0) + (1 - weight) * sparse_norm.get(i, 0.0))
-             for i, p in by_id.items()]
+             for i, p in _merged([dense, sparse]).items()]
     return sorted(fused, key=lambda p: -p.score)[:limit]
 
 

@@ -23,8 +23,9 @@ from schemas.filters import QueryFilter
 Mode = Literal["hybrid", "dense", "bm25"]
 
 
-def _passages(rows: list[dict]) -> list[Passage]:
-    return [Passage.from_row(row) for row in rows]
+def _passages(rows: list[dict], retriever: str) -> list[Passage]:
+    """Hits tagged with their retriever's raw score, which fusion keeps beside the fused one (the gate reads it)."""
+    return [(p := Passage.from_row(row)).rescored(p.score, **{retriever: p.score}) for row in rows]
 
 
 def feedback_vector(query: Sequence[float], hits: Sequence[Sequence[float]], weight: float) -> list[float]:
@@ -43,15 +44,15 @@ class HybridRetriever:
         search = self.store.search_dense
         limit = self.settings.candidates
         if not prf:
-            return _passages(await asyncio.to_thread(search, vector, tenant, limit, ROW_FIELDS, query_filter))
+            return _passages(await asyncio.to_thread(search, vector, tenant, limit, ROW_FIELDS, query_filter), "dense")
         first = await asyncio.to_thread(search, vector, tenant, self.settings.prf_docs, ("dense",), query_filter)
         # no feedback to give (an empty tenant, or every top hit superseded while it was read): the query as it is
         moved = feedback_vector(vector, [h["dense"] for h in first], self.settings.prf_weight) if first else vector
-        return _passages(await asyncio.to_thread(search, moved, tenant, limit, ROW_FIELDS, query_filter))
+        return _passages(await asyncio.to_thread(search, moved, tenant, limit, ROW_FIELDS, query_filter), "dense")
 
     async def _bm25(self, query: str, tenant: str, query_filter: QueryFilter | None) -> list[Passage]:
         return _passages(await asyncio.to_thread(self.store.search_bm25, query, tenant, self.settings.candidates,
-                                                 ROW_FIELDS, query_filter))
+                                                 ROW_FIELDS, query_filter), "bm25")
 
     async def search(self, query: str, vector: Sequence[float] | None, tenant: str,
                      query_filter: QueryFilter | None = None, top_k: int | None = None, mode: Mode = "hybrid",

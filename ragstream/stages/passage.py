@@ -39,4 +39,5 @@ class Passage(BaseModel):
     def api(self) -> ApiPassage:
         return ApiPassage(doc_id=self.doc_id, version=self.version, chunk_no=self.chunk_no, title=self.title,
                           text=self.text, score=self.score, retrieval_score=self.scores.get("retrieval"),
-                          rerank_score=self.scores.get("rerank"), metadata=self.metadata)
+                          rerank_score=self.scores.get("rerank"), scores=self.scores,
+                          metadata=self.metadata)

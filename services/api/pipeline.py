@@ -102,7 +102,7 @@ class QueryPipeline:
         retrieval = await self.retrieve(tenant, messages, query_filter=query_filter, rewrite=rewrite,
                                         top_k=top_k or self.settings.context.passages,
                                         rerank=self.gate.needs_rerank)
-        passages = self.gate.keep(passages=retrieval.passages)
+        passages = self.gate.keep(question=retrieval.standalone, passages=retrieval.passages)
         if passages:
             passages = await self._run("compression", self.stages.compression.compress.remote(
                 question=retrieval.standalone, passages=passages), retrieval.timings_ms)

@@ -163,6 +163,9 @@ class ContextSettings(Group):
         0.5, ge=0, le=1, description="the relevance gate: drop passages holding less than this share of the question's "
         "content words (stemmed, stop words out); with none left the answer abstains without calling the generator. "
         "Means the same on every corpus, unlike a score floor; unset = keep all")
+    coverage_gap: float | None = Field(
+        0.2, ge=0, le=1, description="the relevance gate: also drop passages whose coverage is more than this below "
+        "the best passage's: a small generator is distracted by passages that answer less of the question")
     rerank: bool = Field(False, description="rerank before answering (costs a reranker call per passage; see "
                          "docs/benchmarks.md for what it buys)")
     max_score_gap: float | None = Field(

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -132,10 +132,18 @@ class History:
 
     # -- nemesis -------------------------------------------------------------------------------------------------
 
+    def _faults(self) -> Iterator[str]:
+        """Every kind once per round, in a seeded random order: a short run still sees each kind."""
+        kinds = ["SIGKILL", "SIGSTOP", *self.restarts]
+        while True:
+            self.rng.shuffle(kinds)
+            yield from kinds
+
     def _nemesis(self, pool: WorkerPool, until: float, pause_s: float) -> None:
+        faults, fault = self._faults(), None
         while time.monotonic() < until - pause_s:
             self._stop.wait(self.rng.uniform(2, 6))
-            fault = self.rng.choice(["SIGKILL", "SIGSTOP", *self.restarts])
+            fault = fault or next(faults)  # a fault that found no actor to hit is tried again
             if fault in self.restarts:
                 kill, start = self.restarts[fault]
                 before = self._newest_chunks() if fault == "milvus" else {}
@@ -147,6 +155,7 @@ class History:
                     after, n = self._newest_chunks(), self.report.faults[f"{fault} restart"]
                     self.report.rolled_back += [f"{doc}: {before[doc]} -> {after[doc]} at Milvus restart {n}"
                                                 for doc in sorted(before) if doc in after and after[doc] < before[doc]]
+                fault = None
                 continue
             actor = self.rng.choice(pool.actors)
             try:
@@ -161,6 +170,7 @@ class History:
                 self._stop.wait(pause_s)
                 os.kill(pid, signal.SIGCONT)
                 self.report.faults["SIGSTOP"] += 1
+            fault = None
 
     # -- the run -------------------------------------------------------------------------------------------------
 

@@ -70,7 +70,7 @@ def test_a_follow_up_is_rewritten_with_its_conversation():
 
 
 def test_the_gate_decides_what_reaches_the_prompt_and_compression_cuts_it():
-    query = pipeline(context=ContextSettings(passages=3, min_coverage=None, budget_tokens=40))
+    query = pipeline(context=ContextSettings(passages=3, min_coverage=None, coverage_gap=None, budget_tokens=40))
     grounding = asyncio.run(query.ground("acme", ask("How many vacation days do employees get?"), query_filter=None,
                                          top_k=None, rewrite=None, max_tokens=None, temperature=0.0, top_p=1.0,
                                          stop=[], seed=None))

@@ -22,7 +22,7 @@ def test_passages_must_hold_enough_of_the_questions_words_in_any_form():
     found = [passage("Ethanol boils at 78 degrees Celsius at sea level.", 0),
              passage("Water boils at 100 degrees.", 1),
              passage("Kafka keeps records in order within a partition.", 2)]
-    gate = RelevanceGate(ContextSettings(min_coverage=0.6))
+    gate = RelevanceGate(ContextSettings(min_coverage=0.6, coverage_gap=None))
     kept = gate.keep(question="What is the boiling point of ethanol?", passages=found)
     assert [p.id for p in kept] == ["0"] and kept[0].scores["coverage"] == 2 / 3  # "point" is missing
     assert [p.id for p in gate.keep(question="What is the boiling point of ethanol?", passages=found,
@@ -34,9 +34,19 @@ def test_passages_must_hold_enough_of_the_questions_words_in_any_form():
     assert RelevanceGate(ContextSettings(min_coverage=None)).keep(question="world cup", passages=found)
 
 
+def test_passages_far_below_the_best_coverage_are_dropped():
+    found = [passage("Workers copy a record they cannot decode to the dead-letter topic.", 0),
+             passage("A worker ignores any older version.", 1)]
+    question = "Where does a worker put an event it cannot decode?"  # worker, put, event, cannot, decod
+    gate = RelevanceGate(ContextSettings(min_coverage=0.1, coverage_gap=0.2))  # coverage 0.6 and 0.2
+    assert [p.id for p in gate.keep(question=question, passages=found)] == ["0"]
+    assert [p.id for p in gate.keep(question=question, passages=found, coverage_gap=0.5)] == ["0", "1"]
+
+
 def test_reranked_passages_also_meet_the_rerankers_thresholds():
     def kept(found, max_gap, min_score):
-        gate = RelevanceGate(ContextSettings(min_coverage=None, max_score_gap=max_gap, min_score=min_score))
+        gate = RelevanceGate(ContextSettings(min_coverage=None, coverage_gap=None, max_score_gap=max_gap,
+                                             min_score=min_score))
         return [p.id for p in gate.keep(question="q", passages=found)]
 
     found = [passage("t", i, s) for i, s in enumerate([0.9, 0.85, 0.79, 0.5])]

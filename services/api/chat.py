@@ -31,6 +31,9 @@ from services.api.errors import from_exception
 from services.api.metrics import QueryMetrics
 from services.api.pipeline import Grounding, QueryPipeline
 
+SOURCES_HEADER = "x-ragstream-sources"
+SOURCES_HEADER_BYTES = 4096
+
 
 @dataclass
 class _Answer:
@@ -100,6 +103,19 @@ class ChatRun:
                 url=f"{self.documents_url}/{quote(p.doc_id, safe='')}?version={p.version}")))
             offset += len(line) + 1  # and its newline
         return [s.citation() for s in cited], sources_block(cited), annotations
+
+    def sources_header(self) -> dict[str, str]:
+        """The sources the answer is grounded on, ``doc_id=version`` in the order of their ``[n]`` numbers: for
+        clients that drop the response's extension fields and its annotations (LangChain's ``ChatOpenAI`` reads
+        them with ``include_response_headers=True``). Known before the first token, so the stream carries it too;
+        cut to whole entries within ``SOURCES_HEADER_BYTES``, far below what HTTP clients accept in a header."""
+        value = ""
+        for source in self.grounding.sources:
+            entry = f"{',' if value else ''}{source.passage.doc_id}={source.passage.version}"
+            if len(value) + len(entry) > SOURCES_HEADER_BYTES:
+                break
+            value += entry
+        return {SOURCES_HEADER: value}
 
     def usage(self) -> Usage:
         a = self.answer

@@ -121,7 +121,7 @@ class Ingress:
 
     @api.post("/v1/chat/completions", tags=["chat"], response_model=ChatCompletion,
               responses={200: {"content": {"text/event-stream": {}}}})
-    async def chat(self, body: ChatCompletionRequest, request: Request, tenant: Tenant):
+    async def chat(self, body: ChatCompletionRequest, request: Request, response: Response, tenant: Tenant):
         if body.model != self.settings.api.model_name:
             raise errors.ApiError(404, f"model {body.model!r} does not exist; use {self.settings.api.model_name!r}",
                                   "model_not_found", "model")
@@ -143,7 +143,9 @@ class Ingress:
             if body.stream:
                 include_usage = bool(body.stream_options and body.stream_options.include_usage)
                 return StreamingResponse(run.events(include_usage), media_type="text/event-stream",
-                                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+                                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+                                                  **run.sources_header()})
+            response.headers.update(run.sources_header())
             return await run.completion()
 
     @api.post("/v1/retrieve", tags=["retrieval"])

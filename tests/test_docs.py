@@ -1,4 +1,5 @@
-"""Every relative link in the user-facing documents points at a file of this repository: a clone must be complete."""
+"""Every relative link in the user-facing documents points at a file of this repository (a clone must be complete),
+and the configuration tables match the settings they are generated from."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+
+from infra.settings_docs import stale
+from ragstream.settings_env import env_fields
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = sorted(p for p in [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("*/README.md"),
@@ -26,3 +30,8 @@ def test_no_setting_or_chart_value_points_at_a_missing_document():
     for path in (ROOT / "ragstream" / "settings.py", ROOT / "helm" / "ragstream" / "values.schema.json"):
         for name in re.findall(r"docs/[\w.-]+\.md", path.read_text()):
             assert (ROOT / name).is_file(), f"{path.name} names {name}"
+
+
+def test_the_configuration_tables_are_current_and_every_setting_says_what_it_does():
+    assert [f.name for f in env_fields(local=True) if not f.info.description] == []
+    assert stale() == [], "run `make docs`"

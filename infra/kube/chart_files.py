@@ -122,7 +122,8 @@ def readme_table() -> str:
     return "\n".join(rows)
 
 
-def _between(text: str, begin: str, end: str, body: str) -> str:
+def between(text: str, begin: str, end: str, body: str) -> str:
+    """``text`` with ``body`` between its ``begin`` and ``end`` marker lines (the first line kept whole)."""
     pattern = re.compile(rf"^{re.escape(begin)}.*?$.*?^{re.escape(end)}$", re.S | re.M)
     head = pattern.search(text)
     if not head:
@@ -136,8 +137,8 @@ def rendered() -> dict[Path, str]:
     readme = CHART / "README.md"
     return {
         CHART / "values.schema.json": values_schema(),
-        values: _between(values.read_text(), BEGIN, END, values_block()),
-        readme: _between(readme.read_text(), TABLE_BEGIN, TABLE_END, readme_table()),
+        values: between(values.read_text(), BEGIN, END, values_block()),
+        readme: between(readme.read_text(), TABLE_BEGIN, TABLE_END, readme_table()),
     }
 
 

@@ -242,6 +242,36 @@ def status() -> None:
         console.print(table)
 
 
+@app.command()
+def config() -> None:
+    """Every setting's effective value and where it came from (environment, running local stack, default);
+    credentials masked."""
+    from cli.config import config_rows, config_table
+    from infra.local.stack import attach
+
+    settings = Settings()
+    try:
+        attached = attach(settings)
+    except RuntimeError:  # no local stack running: the endpoints stay as configured
+        attached = settings
+    console.print(config_table(config_rows(settings, attached, os.environ)))
+
+
+@app.callback()
+def options(debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False) -> None:
+    """``--debug`` is read by :func:`main` before the command runs, so it also covers errors in parsing."""
+
+
+def _not_running(error: Exception) -> str | None:
+    """A refused connection to the local API means no stack runs there: say how to start one."""
+    import openai
+
+    if isinstance(error, openai.APIConnectionError):
+        return f"no stack answering at {error.request.url.scheme}://{error.request.url.netloc.decode()}; " \
+               "start it with `make run` (or `ragstream up`)"
+    return None
+
+
 def main() -> None:
     import click
 
@@ -254,8 +284,10 @@ def main() -> None:
     except click.exceptions.ClickException as error:
         console.print(f"[red]error:[/] {error.format_message()}")
         sys.exit(error.exit_code)
-    except Exception as error:  # one clear line, not a traceback
-        console.print(f"[red]error:[/] {error}")
+    except Exception as error:  # one clear line, not a traceback, unless --debug
+        if "--debug" in sys.argv[1:]:
+            console.print_exception()
+        console.print(f"[red]error:[/] {_not_running(error) or error}")
         sys.exit(1)
     finally:
         tracing.flush()

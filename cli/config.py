@@ -1,0 +1,45 @@
+"""What ``ragstream config`` shows: every setting's effective value and where it came from, credentials masked."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from rich.table import Table
+
+from ragstream.settings import Settings
+from ragstream.settings_env import env_fields
+
+MASK = "****"
+
+
+def _shown(value: object, secret: bool) -> str:
+    if secret:
+        return MASK if value else "unset"
+    return "unset" if value is None else json.dumps(value, default=str)
+
+
+def config_rows(settings: Settings, attached: Settings, environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(variable, value, source) per setting; ``attached`` is ``settings`` with the running local stack's endpoints
+    filled in (the same object when none runs or none was needed)."""
+    given = {name.upper() for name in environ}  # pydantic-settings reads variable names case-insensitively
+    rows = []
+    for field in env_fields(local=True):
+        value = field.value(attached)
+        if field.name in given:
+            source = "environment"
+        elif value != field.value(settings):
+            source = "running local stack (runtime.json)"
+        else:
+            source = "default"
+        rows.append((field.name, _shown(value, field.secret), source))
+    return rows
+
+
+def config_table(rows: list[tuple[str, str, str]]) -> Table:
+    table = Table(title="effective settings")
+    for column in ("variable", "value", "source"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row, style=None if row[2] == "default" else "bold")
+    return table

@@ -234,11 +234,11 @@ def worker(
 
 
 @app.command()
-def status() -> None:
-    """Per-topic counts, outcomes, dead letters, index size and recent freshness."""
+def status(full: Annotated[bool, typer.Option(help="recount from the topics' beginning")] = False) -> None:
+    """Per-topic counts, outcomes, dead letters, index size and recent freshness (reads only what is new)."""
     from cli.status import status_tables
 
-    for table in status_tables(_attached()):
+    for table in status_tables(_attached(), full=full):
         console.print(table)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ragstream import kafka_clients
@@ -13,9 +14,21 @@ from ragstream.settings import KafkaSettings
 class TopicReader:
     """Keeps reading where it left off; ``records`` holds everything read so far."""
 
-    def __init__(self, kafka: KafkaSettings, topic: str) -> None:
-        self.consumer = kafka_clients.consumer(kafka, topic, group_id=None)
+    def __init__(self, kafka: KafkaSettings, topic: str, start: dict[int, int] | None = None) -> None:
+        """``start``: partition → offset to read from (the others from their beginning); none = all from the
+        beginning."""
         self.records: list[ConsumerRecord] = []
+        if not start:
+            self.consumer = kafka_clients.consumer(kafka, topic, group_id=None)
+            return
+        self.consumer = kafka_clients.consumer(kafka, group_id=None)
+        partitions = [TopicPartition(topic, p) for p in sorted(self.consumer.partitions_for_topic(topic) or ())]
+        self.consumer.assign(partitions)
+        for partition in partitions:
+            if partition.partition in start:
+                self.consumer.seek(partition, start[partition.partition])
+            else:
+                self.consumer.seek_to_beginning(partition)
 
     def poll(self, timeout_ms: int = 300) -> int:
         """Reads what has arrived; returns how many records that was."""

@@ -254,13 +254,16 @@ def test_ragstream_status_shows_a_partition_that_is_behind():
 
     from rich.console import Console
 
-    from cli.status import partitions_table
+    from cli.status import Tally, partitions_table
 
-    documents = [SimpleNamespace(partition=p, offset=o) for p, n in ((0, 3), (1, 2)) for o in range(n)]
-    outcomes = [{"source_partition": 0, "source_offset": o, "indexed_time": f"2026-12-01T10:00:0{o}Z"}
-                for o in range(3)]
+    tally = Tally()
+    for event in [SimpleNamespace(partition=p, offset=o) for p, n in ((0, 3), (1, 2)) for o in range(n)]:
+        tally.add_document(event)
+    for o in range(3):
+        tally.add_outcome({"source_partition": 0, "source_offset": o, "indexed_time": f"2026-12-01T10:00:0{o}Z",
+                           "outcome": "indexed", "freshness_ms": 5.0})
     console = Console(record=True, width=120)
-    console.print(partitions_table(documents, outcomes))
+    console.print(partitions_table(Tally.model_validate_json(tally.model_dump_json())))  # as stored between calls
     rows = [line.split("│")[1:-1] for line in console.export_text().splitlines() if line.count("│") == 6]
     cells = {r[0].strip(): [c.strip() for c in r[1:]] for r in rows}
     assert cells["0"] == ["3", "3", "0", "2026-12-01T10:00:02Z"]

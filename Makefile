@@ -61,7 +61,7 @@ install-generator-1.5b: install
 
 $(PRODUCER_STAMP): pyproject.toml
 	rm -rf $(PRODUCER_VENV) && $(PYTHON) -m venv $(PRODUCER_VENV)
-	$(PRODUCER_VENV)/bin/pip install -q ".[producer]"
+	$(PRODUCER_VENV)/bin/pip install -q -e ".[producer]"
 	touch $@
 
 run: install
@@ -109,4 +109,4 @@ helm-check: $(STAMP)
 	$(BIN)/python -m infra.kube.check --json bench/results/helm-check.json
 
 clean:
-	rm -rf $(VENV) $(TRITON_VENV) .ragstream
+	rm -rf $(VENV) $(TRITON_VENV) $(PRODUCER_VENV) .ragstream

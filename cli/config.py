@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from rich.table import Table
 
@@ -16,7 +17,17 @@ MASK = "****"
 def _shown(value: object, secret: bool) -> str:
     if secret:
         return MASK if value else "unset"
+    if isinstance(value, str) and "@" in value:  # a password inside a URL (user:password@host) is masked too
+        value = ",".join(_without_password(part) for part in value.split(","))
     return "unset" if value is None else json.dumps(value, default=str)
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url if "://" in url else f"//{url}")
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:{MASK}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc)).removeprefix("//")
 
 
 def config_rows(settings: Settings, attached: Settings, environ: Mapping[str, str]) -> list[tuple[str, str, str]]:

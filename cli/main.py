@@ -259,14 +259,14 @@ def config() -> None:
 
 @app.callback()
 def options(debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False) -> None:
-    """``--debug`` is read by :func:`main` before the command runs, so it also covers errors in parsing."""
+    """Declared here for ``--help``; :func:`main` reads it to print the traceback of an error."""
 
 
 def _not_running(error: Exception) -> str | None:
     """A refused connection to the local API means no stack runs there: say how to start one."""
     import openai
 
-    if isinstance(error, openai.APIConnectionError):
+    if isinstance(error, openai.APIConnectionError) and not isinstance(error, openai.APITimeoutError):
         return f"no stack answering at {error.request.url.scheme}://{error.request.url.netloc.decode()}; " \
                "start it with `make run` (or `ragstream up`)"
     return None

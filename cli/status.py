@@ -8,7 +8,9 @@ and the topic names, so a call costs the new records, not the topics' whole hist
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,7 @@ class Tally(BaseModel):
         self.last_progress[key] = max(self.last_progress.get(key, ""), outcome["indexed_time"])
         self.outcomes[outcome["outcome"]] += 1
         if outcome["outcome"] in ("indexed", "deleted"):
-            self.recent_freshness_ms = [*self.recent_freshness_ms[-(RECENT - 1):], outcome["freshness_ms"]]
+            self.recent_freshness_ms.append(outcome["freshness_ms"])
 
 
 def _source(settings: Settings) -> str:
@@ -65,7 +67,18 @@ def load_tally(path: Path, settings: Settings) -> Tally:
 
 
 def update(tally: Tally, settings: Settings) -> Tally:
-    """Reads each topic from where the tally stopped."""
+    """Reads each topic from where the tally stopped; a stored position beyond a partition's end (the topic was
+    recreated) starts the tally over. A recreated topic that already grew past the stored positions goes unnoticed
+    until ``--full``."""
+    from kafka.errors import OffsetOutOfRangeError
+
+    try:
+        return _read_new(tally, settings)
+    except OffsetOutOfRangeError:
+        return _read_new(Tally(source=tally.source), settings)
+
+
+def _read_new(tally: Tally, settings: Settings) -> Tally:
     from ragstream.topic_reader import TopicReader
 
     kafka = settings.kafka
@@ -78,7 +91,19 @@ def update(tally: Tally, settings: Settings) -> Tally:
                 add(record)
                 start[record.partition] = record.offset + 1
         tally.positions[topic] = {str(p): o for p, o in start.items()}
+    tally.recent_freshness_ms = tally.recent_freshness_ms[-RECENT:]
     return tally
+
+
+def _store(path: Path, tally: Tally) -> None:
+    """Atomically, and never failing the command: a folder it may not write only costs the next call a recount."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(tally.model_dump_json())
+        os.replace(partial, path)
+    except OSError as error:
+        print(f"status tally not kept ({error}): the next call recounts", file=sys.stderr)
 
 
 def partitions_table(tally: Tally) -> Table:
@@ -101,8 +126,7 @@ def status_tables(settings: Settings, full: bool = False) -> list[Table]:
 
     path = settings.local.data_dir / STATUS_FILE
     tally = update(Tally(source=_source(settings)) if full else load_tally(path, settings), settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tally.model_dump_json())
+    _store(path, tally)
     store = IndexStore(settings.milvus, settings.models.embedder.dimension)
     try:
         chunks = store.count_chunks() if store.client.has_collection(store.chunks) else 0

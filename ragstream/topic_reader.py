@@ -21,7 +21,9 @@ class TopicReader:
         if not start:
             self.consumer = kafka_clients.consumer(kafka, topic, group_id=None)
             return
-        self.consumer = kafka_clients.consumer(kafka, group_id=None)
+        # A stored offset past the end (the topic was recreated) raises OffsetOutOfRangeError instead of
+        # silently rereading from the start: the caller decides.
+        self.consumer = kafka_clients.consumer(kafka, group_id=None, auto_offset_reset="none")
         partitions = [TopicPartition(topic, p) for p in sorted(self.consumer.partitions_for_topic(topic) or ())]
         self.consumer.assign(partitions)
         for partition in partitions:

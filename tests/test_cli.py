@@ -21,12 +21,14 @@ def rows_by_name(settings: Settings, attached: Settings, environ: dict) -> dict[
 def test_config_names_the_source_of_every_value_and_masks_credentials(monkeypatch):
     monkeypatch.setenv("RAGSTREAM_RETRIEVAL__TOP_K", "7")
     monkeypatch.setenv("ragstream_milvus__token", "hunter2")  # read case-insensitively, like the settings do
+    monkeypatch.setenv("RAGSTREAM_MODELS__TRITON__URL", "user:hunter3@127.0.0.1:8001")  # pymilvus-style userinfo
     settings = Settings()
     attached = settings.model_copy(update={"kafka": settings.kafka.model_copy(
         update={"bootstrap_servers": "127.0.0.1:9092"})})
     rows = rows_by_name(settings, attached, dict(os.environ))
     assert rows["RAGSTREAM_RETRIEVAL__TOP_K"] == ("7", "environment")
     assert rows["RAGSTREAM_MILVUS__TOKEN"] == (MASK, "environment")
+    assert rows["RAGSTREAM_MODELS__TRITON__URL"] == (f'"user:{MASK}@127.0.0.1:8001"', "environment")
     assert rows["RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS"] == ('"127.0.0.1:9092"', "running local stack (runtime.json)")
     assert rows["RAGSTREAM_CONTEXT__PASSAGES"] == ("5", "default")
     assert len(rows) == len(config_rows(settings, settings, {}))  # every setting, once

@@ -1,6 +1,7 @@
 """A producing service installs only the producer: ``pip install "ragstream[producer]"`` into a clean environment
-(``make install`` builds it as ``.venv-producer``) holds no torch, llama.cpp, onnx, Ray, Milvus client or model
-package, and its ``DocumentProducer`` writes an event the real broker takes and the schema reads back."""
+(``make install`` builds it as ``.venv-producer``, editable, so it runs this checkout's code) holds no torch,
+llama.cpp, onnx, Ray, Milvus client or model package, and its ``DocumentProducer`` writes an event the real broker
+takes and the schema reads back."""
 
 from __future__ import annotations
 

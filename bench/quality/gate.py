@@ -46,7 +46,7 @@ def wilson(hits: int, n: int) -> tuple[float, float]:
         return (math.nan, math.nan)
     p, z = hits / n, 1.96
     centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return round(centre - half / (1 + z * z / n), 3), round(centre + half / (1 + z * z / n), 3)
+    return max(0.0, round(centre - half / (1 + z * z / n), 3)), min(1.0, round(centre + half / (1 + z * z / n), 3))
 
 
 def best_coverage(question: str, passages: list[dict], passages_given: int) -> float:
@@ -98,7 +98,7 @@ def main() -> None:
         scifact = load_beir(args.beir, split="train")
         sets["scifact-dev"] = scifact.subset(100, 900, seed=7) if args.quick else scifact
     else:
-        print(f"SciFact-dev skipped: no {args.beir}/corpus.jsonl")
+        print("SciFact-dev skipped: " + (f"no {args.beir}/corpus.jsonl" if args.beir else "no --beir folder"))
     sets["demo"] = demo_set()
     given = ContextSettings().passages
     per_corpus, retrieval = {}, []

@@ -67,9 +67,9 @@ def load_tally(path: Path, settings: Settings) -> Tally:
 
 
 def update(tally: Tally, settings: Settings) -> Tally:
-    """Reads each topic from where the tally stopped; a stored position beyond a partition's end (the topic was
-    recreated) starts the tally over. A recreated topic that already grew past the stored positions goes unnoticed
-    until ``--full``."""
+    """Reads each topic from where the tally stopped. On Kafka a stored position beyond a partition's end (the topic
+    was recreated) fails the fetch and starts the tally over; the embedded broker answers such a fetch with nothing,
+    and a recreated topic that already grew past the stored positions goes unnoticed anywhere: ``--full`` then."""
     from kafka.errors import OffsetOutOfRangeError
 
     try:

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from infra.kube.chart_files import between
+from infra.kube.chart_files import between, stale_files
 from ragstream.settings import Settings
 from ragstream.settings_env import EnvField, env_fields
 
@@ -59,7 +59,7 @@ def rendered() -> dict[Path, str]:
 
 
 def stale() -> list[Path]:
-    return [path for path, text in rendered().items() if not path.exists() or path.read_text() != text]
+    return stale_files(rendered())
 
 
 def main() -> None:

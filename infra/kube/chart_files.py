@@ -142,8 +142,13 @@ def rendered() -> dict[Path, str]:
     }
 
 
+def stale_files(files: dict[Path, str]) -> list[Path]:
+    """The generated files whose text on disk differs from what they are generated to be."""
+    return [path for path, text in files.items() if not path.exists() or path.read_text() != text]
+
+
 def stale() -> list[Path]:
-    return [path for path, text in rendered().items() if not path.exists() or path.read_text() != text]
+    return stale_files(rendered())
 
 
 def main() -> None:

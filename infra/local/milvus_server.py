@@ -16,6 +16,9 @@ handlers run on a thread pool, and it locks neither writes nor the catalog:
 
 The price: a write waits while the collection compacts or loads, and every request waits while a collection is
 opened (its WAL replayed). ``stop`` (SIGTERM) ends the process as a crash would; recovery replays the WAL.
+
+Searches go through ``infra.local.milvus_search`` (the same results without per-row Python); ``--stock-search``
+keeps Milvus Lite's own, for benchmarks that compare the two.
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ WRITES = ("insert", "upsert", "delete", "flush")
 
 
 class MilvusLiteServer:
-    def __init__(self, data_dir: Path, log_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, log_dir: Path, port: int | None = None, stock_search: bool = False) -> None:
         self.port = port or free_port()
         self._server = ServerProcess(
             "milvus-lite",
             # Milvus Lite's default host is 0.0.0.0: always bind loopback.
             [sys.executable, "-m", "infra.local.milvus_server", "--data-dir", str(data_dir), "--host", LOOPBACK,
-             "--port", str(self.port)],
+             "--port", str(self.port), *(["--stock-search"] if stock_search else [])],
             log_dir / "milvus-lite.log",
             ready=lambda: port_open(self.port),
         )
@@ -104,12 +107,17 @@ def serialized(database: type, collection: type, servicer: type) -> tuple[type, 
 def main(argv: list[str] | None = None) -> None:
     from milvus_lite import db
     from milvus_lite.adapter.grpc import server
+    from milvus_lite.engine import collection
 
     parser = argparse.ArgumentParser(description="Milvus Lite's gRPC server, its writes and catalog serialized")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--host", default=LOOPBACK)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--stock-search", action="store_true", help="Milvus Lite's own search paths")
     args = parser.parse_args(argv)
+    if not args.stock_search:
+        from infra.local.milvus_search.paths import install
+        install(collection.Collection, collection)
     # the names run_server builds its database and servicer from, and the database its collections
     server.MilvusLite, db.Collection, server.MilvusServicer = serialized(db.MilvusLite, db.Collection,
                                                                         server.MilvusServicer)

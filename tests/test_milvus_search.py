@@ -72,7 +72,7 @@ def _searches(client: MilvusClient, rng: random.Random) -> list:
             for limit in (5, 2000):
                 [hits] = client.search("chunks", data=data, anns_field=field, limit=limit,
                                        search_params={"metric_type": metric}, filter=where,
-                                       output_fields=["doc_id", "version", "text"])
+                                       output_fields=["doc_id", "version", "text", "metadata"])
                 out.append((limit, [(h["id"], abs(h["distance"]), h["entity"]["text"]) for h in hits]))
         rows = client.query("chunks", filter=where, output_fields=["id", "text"])  # filters: e.g. the registry's
         out.append((len(rows) + 1, [(r["id"], 0.0, r["text"]) for r in sorted(rows, key=lambda r: r["id"])]))
@@ -102,11 +102,16 @@ def test_fast_paths_answer_as_milvus_lite(tmp_path, seed):
                                  index_params=schema.chunk_indexes(client, "HNSW"))
         rng = random.Random(seed)
         keys = [f"{rng.choice('ab')}/d{i}/1/0" for i in range(120)]
-        answers = []
+        answers, written = [], {}
         for _ in range(40):
             action = rng.random()
-            if action < 0.55:
-                client.upsert("chunks", _rows(rng, rng.sample(keys, rng.randint(1, 40))))
+            if action < 0.45 or (action < 0.55 and not written):
+                rows = _rows(rng, rng.sample(keys, rng.randint(1, 40)))
+                written.update((row["id"], row) for row in rows)
+                client.upsert("chunks", rows)
+            elif action < 0.55:  # the same text and vector, other metadata: a stale row would tie with the live one
+                client.upsert("chunks", [{**written[k], "metadata": {"n": rng.randrange(3), "touched": True}}
+                                         for k in rng.sample(sorted(written), min(10, len(written)))])
             elif action < 0.75:
                 gone = [f'"{k.split("/")[1]}"' for k in rng.sample(keys, rng.randint(1, 10))]
                 client.delete("chunks", filter=f"doc_id in [{', '.join(gone)}]")

@@ -6,15 +6,18 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from milvus_lite.index.sparse_inverted import SparseInvertedIndex
 
 
-class PostingArrays(SparseInvertedIndex):
-    """Milvus Lite's per-segment BM25 scorer (same formula, statistics and distance convention) with each term's
-    postings in numpy arrays. A subclass, so that a segment's cached scorer serves Milvus Lite's own code too."""
+class PostingArrays:
+    """Milvus Lite's per-segment BM25 scorer (``SparseInvertedIndex``: same formula, statistics and distance
+    convention) with each term's postings in numpy arrays. Not a subclass: Milvus Lite's own path must not take a
+    segment's cached ``PostingArrays`` for its scorer, or ``--search checked`` would compare this scorer with itself."""
+
+    index_type = "SPARSE_INVERTED_INDEX"
 
     def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
-        super().__init__(k1, b)
+        self.k1, self.b = k1, b
+        self.doc_count, self.avgdl = 0, 0.0
         self._terms: dict[int, tuple[int, int]] = {}  # term hash → its slice of the posting arrays
         self._ids = np.zeros(0, dtype=np.int64)
         self._tfs = np.zeros(0, dtype=np.float64)

@@ -96,10 +96,6 @@ def rates(outcomes: list[dict]) -> tuple[float, float]:
     return len(outcomes) / seconds, sum(o["chunk_count"] for o in outcomes) / seconds
 
 
-def docs_per_s(outcomes: list[dict]) -> float:
-    return rates(outcomes)[0]
-
-
 def tracing_overhead(settings: Settings, reader: TopicReader, modes: TracingModes, docs_per_round: int,
                      rounds: int) -> dict:
     """Each round a fresh worker (tracing on or off) indexes its own documents at full speed."""
@@ -110,8 +106,8 @@ def tracing_overhead(settings: Settings, reader: TopicReader, modes: TracingMode
         try:
             n = next(counter)
             run_pipeline(settings, reader, make_docs(10, seed=100 + n, prefix=f"trace-warm-{n}"), rate=None)
-            return docs_per_s(run_pipeline(settings, reader, make_docs(docs_per_round, seed=200 + n,
-                                                                       prefix=f"trace-{n}"), rate=None))
+            docs = make_docs(docs_per_round, seed=200 + n, prefix=f"trace-{n}")
+            return rates(run_pipeline(settings, reader, docs, rate=None))[0]  # docs/s
         finally:
             pool.stop()
 

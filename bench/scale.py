@@ -72,8 +72,9 @@ class Corpus:
                                                                                        priority)]
         return np.asarray(asyncio.run(run()), dtype=np.float32)
 
-    def row(self, number: int, tenants: int, rng: random.Random) -> tuple[Chunk, np.ndarray]:
+    def row(self, number: int, tenants: int) -> tuple[Chunk, np.ndarray]:
         """Row ``number``: a base chunk as it is, or past them a variant (deterministic per number)."""
+        rng = random.Random(number)
         j = number % len(self.chunks)
         base = self.chunks[j]
         text, vector = base.text, self.vectors[j]
@@ -96,7 +97,7 @@ def load(store: IndexStore, corpus: Corpus, start: int, stop: int, tenants: int)
     """Rows ``start``..``stop`` as a worker writes them; seconds taken."""
     began = time.perf_counter()
     for first in range(start, stop, BATCH):
-        rows = [corpus.row(n, tenants, random.Random(n)) for n in range(first, min(stop, first + BATCH))]
+        rows = [corpus.row(n, tenants) for n in range(first, min(stop, first + BATCH))]
         store.upsert_chunks([c for c, _ in rows], [v for _, v in rows])
         states = {(c.tenant, c.doc_id): DocState(tenant=c.tenant, doc_id=c.doc_id, version=1, state="indexed",
                                                  content_hash="", chunk_count=CHUNKS_PER_DOC, event_time_ms=0,
@@ -180,7 +181,7 @@ def main() -> None:
     parser.add_argument("--tenants", default="1,100")
     parser.add_argument("--samples", type=int, default=1000, help="searches per cell, ragstream's paths")
     parser.add_argument("--stock-samples", type=int, default=100, help="searches per cell, Milvus Lite's own paths")
-    parser.add_argument("--base", type=int, default=4000, help="real chunks embedded; variants make up the rest")
+    parser.add_argument("--base", type=int, default=3000, help="real chunks embedded; variants make up the rest")
     parser.add_argument("--beir", type=Path, help="a BEIR folder (e.g. SciFact); default HaluEval's passages")
     parser.add_argument("--quick", action="store_true", help="2,000 chunks, one tenant count, 100 samples")
     parser.add_argument("--json", type=Path)

@@ -19,6 +19,11 @@ def _row(row: dict[str, Any]) -> str:
     return json.dumps(row, sort_keys=True, default=str)
 
 
+def _hits(hits: list[dict]) -> list[str]:
+    """A search answer's rows (key and entity), in a canonical order."""
+    return sorted(_row({"id": h["id"], **h["entity"]}) for h in hits)
+
+
 def difference(kind: str, stock: list, ours: list, top_k: int | None) -> str | None:
     """Why the two answers differ, or None. Hits must score alike in the same order; where the answer holds every
     match (fewer hits than asked for), they must also be the same rows, whatever the ties. Query rows are a set."""
@@ -31,11 +36,8 @@ def difference(kind: str, stock: list, ours: list, top_k: int | None) -> str | N
         want_d, got_d = [h["distance"] for h in want], [h["distance"] for h in got]
         if len(want_d) != len(got_d) or not np.allclose(got_d, want_d, rtol=1e-5, atol=1e-6):
             return f"query {number}: distances {want_d[:5]} from Milvus Lite, {got_d[:5]} here"
-        def rows(hits: list[dict]) -> list[str]:
-            return sorted(_row({"id": h["id"], **h["entity"]}) for h in hits)
-
-        if (top_k is None or len(want) < top_k) and rows(want) != rows(got):
-            return f"query {number}: other rows ({rows(want)[:3]} from Milvus Lite, {rows(got)[:3]} here)"
+        if (top_k is None or len(want) < top_k) and _hits(want) != _hits(got):
+            return f"query {number}: other rows ({_hits(want)[:3]} from Milvus Lite, {_hits(got)[:3]} here)"
     return None
 
 

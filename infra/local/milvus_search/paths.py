@@ -46,6 +46,14 @@ def _row(segment, row: int, fields: frozenset[str] | None) -> dict:
     return {name: segment.table.column(name)[row].as_py() for name in names if name in fields}
 
 
+def _best(found: list[Candidate], top_k: int, segments: Sequence[Any], fields: frozenset[str] | None,
+          memtable_row: Callable[[int], tuple[Any, dict]]) -> list[tuple[float, Any, dict]]:
+    """The first ``top_k`` of sorted candidates as (distance, primary key, record); ``memtable_row(row)`` gives a
+    memtable candidate's key and record."""
+    return [(distance, segments[source].pks[row], _row(segments[source], row, fields)) if source < len(segments)
+            else (distance, *memtable_row(row)) for distance, source, row in found[:top_k]]
+
+
 def _projector(pk_field: str, vector_field: str, output_fields: Sequence[str] | None,
                project_record_fn: Callable[[dict], dict] | None) -> Callable[[dict], dict]:
     if project_record_fn is not None:
@@ -101,14 +109,9 @@ def dense(generations: Generations, stock: Callable[..., list], query_vectors: n
     results = []
     for found in candidates:
         found.sort()  # by distance, then source and row: deterministic on ties
-        hits = []
-        for distance, source, row in found[:top_k]:
-            if source < len(segments):
-                record, pk = _row(segments[source], row, fields), segments[source].pks[row]
-            else:
-                record, pk = memtable.materialize_row(*mt_refs[row]), mt_pks[row]
-            hits.append({"id": record.get(pk_field, pk), "distance": distance, "entity": project(record)})
-        results.append(hits)
+        best = _best(found, top_k, segments, fields, lambda row: (mt_pks[row], memtable.materialize_row(*mt_refs[row])))
+        results.append([{"id": record.get(pk_field, pk), "distance": distance, "entity": project(record)}
+                        for distance, pk, record in best])
     return results
 
 
@@ -167,14 +170,9 @@ def sparse(generations: Generations, stock: Callable[..., list], collection, que
     results = []
     for found in candidates:
         found.sort(key=lambda candidate: candidate[0])  # stable: segments in order, then the memtable
-        hits = []
-        for distance, source, row in found[:top_k]:
-            if source < len(segments):
-                record, pk = _row(segments[source], row, fields), segments[source].pks[row]
-            else:
-                pk, _, record = records[row]
-            hits.append({"id": pk, "distance": distance, "entity": project_record(record, collection._schema, plan)})
-        results.append(hits)
+        best = _best(found, top_k, segments, fields, lambda row: (records[row][0], records[row][2]))
+        results.append([{"id": pk, "distance": distance, "entity": project_record(record, collection._schema, plan)}
+                        for distance, pk, record in best])
     return results
 
 

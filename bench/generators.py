@@ -25,15 +25,15 @@ from typing import Any
 from bench.quality.answers import ANSWER_TOKENS, abstained, contains
 from bench.quality.datasets import load_halueval
 from bench.report import console, percentile, report
-from ragstream import demo
-from ragstream.generation.citations import citations_for
-from ragstream.generation.prompt import build_messages, number_sources
-from ragstream.models.generator import LlamaCppGenerator
-from ragstream.retrieval.compression import ExtractiveCompressor
-from ragstream.settings import ContextSettings, GeneratorSettings
-from ragstream.stages.gate import RelevanceGate, content_terms, coverage
-from ragstream.stages.passage import Passage
-from schemas.generation import GenerationRequest
+from ragstream.core import demo
+from ragstream.core.generation.citations import citations_for
+from ragstream.core.generation.prompt import build_messages, number_sources
+from ragstream.core.models.generator import LlamaCppGenerator
+from ragstream.core.retrieval.compression import ExtractiveCompressor
+from ragstream.core.settings import ContextSettings, GeneratorSettings
+from ragstream.core.stages.gate import RelevanceGate, content_terms, coverage
+from ragstream.core.stages.passage import Passage
+from ragstream.schemas.generation import GenerationRequest
 
 SEED = 23  # not the seeds of bench.quality's dev questions
 

@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from infra.local.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
-from infra.local.stack import LocalStack  # noqa: E402
-from infra.topics import ensure_topics  # noqa: E402
-from ragstream.settings import KafkaSettings, LocalStackSettings, Settings, WorkerSettings  # noqa: E402
+from ragstream.core.settings import KafkaSettings, LocalStackSettings, Settings, WorkerSettings  # noqa: E402
+from ragstream.infra.local.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
+from ragstream.infra.local.stack import LocalStack  # noqa: E402
+from ragstream.infra.topics import ensure_topics  # noqa: E402
 from testkit.history import History  # noqa: E402
 from testkit.monotonic import Api  # noqa: E402
 from testkit.settings import with_api  # noqa: E402
@@ -53,7 +53,7 @@ def main() -> None:
         try:
             ensure_topics(settings.kafka)
             if args.api:
-                from services.app import run
+                from ragstream.services.app import run
                 api = Api(run(settings), KEY)
             components = {"broker": stack.broker, "milvus": stack.milvus}
             named = list(components) if args.restarts == [] else args.restarts or []  # None: the flag is absent

@@ -29,16 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.quality.datasets import load_beir  # noqa: E402
 from bench.report import console, percentile, report  # noqa: E402
 from bench.tracing import TracingModes  # noqa: E402
-from infra.local.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
-from infra.local.stack import LocalStack  # noqa: E402
-from ragstream.models.factory import BlockingModels  # noqa: E402
-from ragstream.producer import DocumentProducer  # noqa: E402
-from ragstream.settings import LocalStackSettings, Settings, WorkerSettings  # noqa: E402
-from ragstream.topic_reader import TopicReader  # noqa: E402
-from schemas.events import DocumentEvent, utc_now  # noqa: E402
+from ragstream.core.models.factory import BlockingModels  # noqa: E402
+from ragstream.core.producer import DocumentProducer  # noqa: E402
+from ragstream.core.settings import LocalStackSettings, Settings, WorkerSettings  # noqa: E402
+from ragstream.core.topic_reader import TopicReader  # noqa: E402
+from ragstream.infra.local.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
+from ragstream.infra.local.stack import LocalStack  # noqa: E402
+from ragstream.schemas.events import DocumentEvent, utc_now  # noqa: E402
+from ragstream.workers.actor import WorkerPool  # noqa: E402
+from ragstream.workers.chunking import Chunker  # noqa: E402
 from testkit.streams import paragraph, wait_for_outcomes  # noqa: E402
-from workers.actor import WorkerPool  # noqa: E402
-from workers.chunking import Chunker  # noqa: E402
 
 
 def make_docs(count: int, seed: int, prefix: str, corpus: list[tuple[str, str]] | None = None) -> list[DocumentEvent]:

@@ -20,13 +20,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import console, percentile, report  # noqa: E402
-from infra.local.triton_server import TritonServer  # noqa: E402
-from ragstream.models.client import ModelClient, Priority  # noqa: E402
-from ragstream.models.embedder import build_embedder  # noqa: E402
-from ragstream.models.in_process import InProcessModelClient  # noqa: E402
-from ragstream.models.triton_client import TritonModelClient  # noqa: E402
-from ragstream.settings import ModelSettings, Settings  # noqa: E402
-from schemas.generation import GenerationRequest  # noqa: E402
+from ragstream.core.models.client import ModelClient, Priority  # noqa: E402
+from ragstream.core.models.embedder import build_embedder  # noqa: E402
+from ragstream.core.models.in_process import InProcessModelClient  # noqa: E402
+from ragstream.core.models.triton_client import TritonModelClient  # noqa: E402
+from ragstream.core.settings import ModelSettings, Settings  # noqa: E402
+from ragstream.infra.local.triton_server import TritonServer  # noqa: E402
+from ragstream.schemas.generation import GenerationRequest  # noqa: E402
 from testkit.streams import paragraph  # noqa: E402
 
 QUESTIONS = ["What does the passage say about rivers?", "Summarise the main point in two sentences.",

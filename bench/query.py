@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.ingest import make_docs, run_pipeline  # noqa: E402
 from bench.report import console, percentile, report  # noqa: E402
 from bench.tracing import TracingModes  # noqa: E402
-from infra.local.process import free_port  # noqa: E402
-from infra.local.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
-from infra.local.stack import LocalStack  # noqa: E402
-from ragstream.settings import ApiSettings, LocalStackSettings, ServeSettings, Settings, WorkerSettings  # noqa: E402
-from ragstream.topic_reader import TopicReader  # noqa: E402
-from services.app import run  # noqa: E402
-from workers.actor import WorkerPool  # noqa: E402
+from ragstream.core.settings import ApiSettings, LocalStackSettings, ServeSettings, Settings, WorkerSettings  # noqa: E402
+from ragstream.core.topic_reader import TopicReader  # noqa: E402
+from ragstream.infra.local.process import free_port  # noqa: E402
+from ragstream.infra.local.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
+from ragstream.infra.local.stack import LocalStack  # noqa: E402
+from ragstream.services.app import run  # noqa: E402
+from ragstream.workers.actor import WorkerPool  # noqa: E402
 
 KEY = "bench-key"
 STAGES = ("embedding", "retrieval", "reranking", "compression", "generation_first_token", "generation")

@@ -32,15 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.quality.datasets import EvalSet, load_beir, load_halueval  # noqa: E402
 from bench.report import console, percentile, report  # noqa: E402
-from infra.local.milvus_server import MilvusLiteServer  # noqa: E402
-from ragstream.index.records import Chunk, DocState  # noqa: E402
-from ragstream.index.store import IndexStore  # noqa: E402
-from ragstream.models.client import Priority  # noqa: E402
-from ragstream.models.in_process import InProcessModelClient  # noqa: E402
-from ragstream.retrieval.hybrid import HybridRetriever  # noqa: E402
-from ragstream.settings import Settings  # noqa: E402
-from schemas import DocumentEvent  # noqa: E402
-from workers.chunking import Chunker  # noqa: E402
+from ragstream.core.index.records import Chunk, DocState  # noqa: E402
+from ragstream.core.index.store import IndexStore  # noqa: E402
+from ragstream.core.models.client import Priority  # noqa: E402
+from ragstream.core.models.in_process import InProcessModelClient  # noqa: E402
+from ragstream.core.retrieval.hybrid import HybridRetriever  # noqa: E402
+from ragstream.core.settings import Settings  # noqa: E402
+from ragstream.infra.local.milvus_server import MilvusLiteServer  # noqa: E402
+from ragstream.schemas import DocumentEvent  # noqa: E402
+from ragstream.workers.chunking import Chunker  # noqa: E402
 
 CHUNKS_PER_DOC = 4
 BATCH = 1000

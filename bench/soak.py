@@ -25,14 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.ingest import make_docs, paragraph  # noqa: E402
 from bench.query import questions  # noqa: E402
 from bench.report import console, percentile, report  # noqa: E402
-from infra.local.process import free_port  # noqa: E402
-from infra.local.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
-from infra.local.stack import LocalStack  # noqa: E402
-from ragstream.producer import DocumentProducer  # noqa: E402
-from ragstream.settings import ApiSettings, LocalStackSettings, ServeSettings, Settings, WorkerSettings  # noqa: E402
-from ragstream.topic_reader import TopicReader  # noqa: E402
-from services.app import run  # noqa: E402
-from workers.actor import WorkerPool  # noqa: E402
+from ragstream.core.producer import DocumentProducer  # noqa: E402
+from ragstream.core.settings import ApiSettings, LocalStackSettings, ServeSettings, Settings, WorkerSettings  # noqa: E402
+from ragstream.core.topic_reader import TopicReader  # noqa: E402
+from ragstream.infra.local.process import free_port  # noqa: E402
+from ragstream.infra.local.ray_runtime import start_local_ray, stop_local_ray  # noqa: E402
+from ragstream.infra.local.stack import LocalStack  # noqa: E402
+from ragstream.services.app import run  # noqa: E402
+from ragstream.workers.actor import WorkerPool  # noqa: E402
 
 KEY, TENANT = "soak-key", "bench"
 WINDOWS = 5
@@ -48,7 +48,8 @@ def process_name(process: psutil.Process) -> str | None:
         if marker in cmdline:
             # A replica's title names its deployment, then the method it is running: keep the deployment.
             return cmdline.split()[0].split(".")[0] if marker == "ray::ServeReplica" else marker
-    for marker, name in (("tansu", "broker"), ("infra.local.milvus_server", "milvus"), ("tritonserver", "triton"),
+    for marker, name in (("tansu", "broker"), ("ragstream.infra.local.milvus_server", "milvus"),
+                         ("tritonserver", "triton"),
                          ("triton_python_backend_stub", "triton model"), ("raylet", "raylet"),
                          ("gcs_server", "gcs_server")):
         if marker in cmdline:

@@ -17,7 +17,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler
 
-from ragstream.telemetry.tracing import span_processors
+from ragstream.core.telemetry.tracing import span_processors
 from testkit.otlp import OtlpReceiver
 
 

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from rich.table import Table
 
-from ragstream.settings import Settings
-from ragstream.settings_env import env_fields
+from ragstream.core.settings import Settings
+from ragstream.core.settings_env import env_fields
 
 MASK = "****"
 

@@ -15,9 +15,9 @@ import typer
 from rich.console import Console
 from rich.progress import track
 
-from ragstream import demo as demo_corpus
-from ragstream.settings import Settings
-from ragstream.telemetry import tracing
+from ragstream.core import demo as demo_corpus
+from ragstream.core.settings import Settings
+from ragstream.core.telemetry import tracing
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -25,7 +25,7 @@ DEFAULT_TENANT = "demo"
 
 
 def _attached() -> Settings:
-    from infra.local.stack import attach
+    from ragstream.infra.local.stack import attach
 
     tracing.configure("ragstream-cli")
     return attach(Settings())
@@ -80,10 +80,10 @@ def up(
     import ray
     from ray import serve
 
-    from infra.local.ray_runtime import start_local_ray, stop_local_ray
-    from infra.local.stack import LocalStack
-    from services.app import run
-    from workers.actor import WorkerPool
+    from ragstream.infra.local.ray_runtime import start_local_ray, stop_local_ray
+    from ragstream.infra.local.stack import LocalStack
+    from ragstream.services.app import run
+    from ragstream.workers.actor import WorkerPool
 
     if traces:
         os.environ[tracing.TRACES_FILE] = str(traces.resolve())  # before Ray starts: its processes inherit it
@@ -142,7 +142,7 @@ def ask(
 
     settings = Settings()
     if url is None or api_key is None:
-        from infra.local.stack import runtime_info
+        from ragstream.infra.local.stack import runtime_info
 
         found = runtime_info(settings)
         url, api_key = url or found.get("api_url"), api_key or found.get("api_key")
@@ -164,7 +164,7 @@ def ask(
 
 def produce_files(settings: Settings, path: Path, tenant: str) -> list[dict]:
     """Upsert events for the files under ``path``; returns each document's id and version (for read-your-writes)."""
-    from ragstream.producer import DocumentProducer
+    from ragstream.core.producer import DocumentProducer
 
     docs = list(documents(Path(path)))
     if not docs:
@@ -200,7 +200,7 @@ def delete(
     version: Annotated[int | None, typer.Option(help="default: server-ordered, after every write of it so far")] = None,
 ) -> None:
     """Produce a delete event for one document."""
-    from ragstream.producer import DocumentProducer
+    from ragstream.core.producer import DocumentProducer
 
     with DocumentProducer(_attached().kafka) as producer:
         producer.delete(tenant, doc_id, version).get(30)
@@ -216,8 +216,8 @@ def worker(
     SIGTERM stops it after the batch in hand is indexed and committed; the group rebalances its partitions."""
     import socket
 
-    from infra.topics import ensure_topics
-    from workers.actor import IngestWorker
+    from ragstream.infra.topics import ensure_topics
+    from ragstream.workers.actor import IngestWorker
 
     settings = Settings()
     if not settings.kafka.bootstrap_servers or not settings.milvus.uri:
@@ -236,7 +236,7 @@ def worker(
 @app.command()
 def status(full: Annotated[bool, typer.Option(help="recount from the topics' beginning")] = False) -> None:
     """Per-topic counts, outcomes, dead letters, index size and recent freshness (reads only what is new)."""
-    from cli.status import status_tables
+    from ragstream.cli.status import status_tables
 
     for table in status_tables(_attached(), full=full):
         console.print(table)
@@ -246,8 +246,8 @@ def status(full: Annotated[bool, typer.Option(help="recount from the topics' beg
 def config() -> None:
     """Every setting's effective value and where it came from (environment, running local stack, default);
     credentials masked."""
-    from cli.config import config_rows, config_table
-    from infra.local.stack import attach
+    from ragstream.cli.config import config_rows, config_table
+    from ragstream.infra.local.stack import attach
 
     settings = Settings()
     try:

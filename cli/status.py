@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from rich.table import Table
 
-from ragstream.settings import Settings
+from ragstream.core.settings import Settings
 
 RECENT = 1000  # outcomes the freshness percentiles are taken over
 STATUS_FILE = "status.json"
@@ -79,7 +79,7 @@ def update(tally: Tally, settings: Settings) -> Tally:
 
 
 def _read_new(tally: Tally, settings: Settings) -> Tally:
-    from ragstream.topic_reader import TopicReader
+    from ragstream.core.topic_reader import TopicReader
 
     kafka = settings.kafka
     for topic, add in ((kafka.documents_topic, tally.add_document),
@@ -122,7 +122,7 @@ def partitions_table(tally: Tally) -> Table:
 
 def status_tables(settings: Settings, full: bool = False) -> list[Table]:
     """Per-topic counts, outcomes, dead letters, index size and recent freshness; then per partition."""
-    from ragstream.index.store import IndexStore
+    from ragstream.core.index.store import IndexStore
 
     path = settings.local.data_dir / STATUS_FILE
     tally = update(Tally(source=_source(settings)) if full else load_tally(path, settings), settings)

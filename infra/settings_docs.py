@@ -1,6 +1,6 @@
-"""The configuration tables, from :mod:`ragstream.settings`: every variable in ``docs/configuration.md``, the
+"""The configuration tables, from :mod:`ragstream.core.settings`: every variable in ``docs/configuration.md``, the
 common ones in the README. One source of truth, as for the chart: ``make docs`` writes them, a test fails while
-they are stale (``python -m infra.settings_docs``).
+they are stale (``python -m ragstream.infra.settings_docs``).
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from infra.kube.chart_files import between, stale_files
-from ragstream.settings import Settings
-from ragstream.settings_env import EnvField, env_fields
+from ragstream.core.settings import Settings
+from ragstream.core.settings_env import EnvField, env_fields
+from ragstream.infra.kube.chart_files import between, stale_files
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "configuration.md"
@@ -29,7 +29,7 @@ COMMON = [
 ]
 INTRO = """# Configuration reference
 
-Generated from `ragstream/settings.py` by `make docs`; do not edit by hand. Every setting is an environment
+Generated from `ragstream/core/settings.py` by `make docs`; do not edit by hand. Every setting is an environment
 variable (`RAGSTREAM_<GROUP>__<NAME>`, nested groups joined by `__`); one that names no setting fails at start with
 the nearest valid name. Unset endpoints mean the embedded local stack. `RAGSTREAM_LOCAL__*` configures only that
 stack; the Helm chart sets the rest through `config` in its values (helm/ragstream/README.md).

@@ -5,8 +5,8 @@ from __future__ import annotations
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from ragstream import kafka_clients
-from ragstream.settings import KafkaSettings
+from ragstream.core import kafka_clients
+from ragstream.core.settings import KafkaSettings
 
 
 def topic_names(kafka: KafkaSettings) -> list[str]:

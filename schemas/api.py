@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import MAX_TEXT_CHARS, MAX_TITLE_CHARS, MAX_VERSION, DocId, Metadata
-from schemas.filters import QueryFilter
-from schemas.openai import MinVersion
+from ragstream.schemas.events import MAX_TEXT_CHARS, MAX_TITLE_CHARS, MAX_VERSION, DocId, Metadata
+from ragstream.schemas.filters import QueryFilter
+from ragstream.schemas.openai import MinVersion
 
 MAX_QUERY_CHARS = 4_000
 

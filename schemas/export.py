@@ -8,10 +8,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas import DeadLetterHeaders, DocumentEvent, GenerationChunk, GenerationRequest, IndexEvent
-from schemas.api import DocumentAccepted, DocumentStatus, DocumentUpsert, RetrieveRequest, RetrieveResponse
-from schemas.filters import QueryFilter
-from schemas.openai import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ErrorResponse
+from ragstream.schemas import DeadLetterHeaders, DocumentEvent, GenerationChunk, GenerationRequest, IndexEvent
+from ragstream.schemas.api import DocumentAccepted, DocumentStatus, DocumentUpsert, RetrieveRequest, RetrieveResponse
+from ragstream.schemas.filters import QueryFilter
+from ragstream.schemas.openai import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ErrorResponse
 
 JSON_DIR = Path(__file__).parent / "json"
 MODELS: dict[str, type[BaseModel]] = {

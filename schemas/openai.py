@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from schemas.events import DocId
-from schemas.filters import QueryFilter
-from schemas.generation import MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_STOP_SEQUENCES, ChatMessage
+from ragstream.schemas.events import DocId
+from ragstream.schemas.filters import QueryFilter
+from ragstream.schemas.generation import MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_STOP_SEQUENCES, ChatMessage
 
 
 class TextPart(BaseModel):

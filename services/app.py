@@ -11,15 +11,15 @@ from typing import Any
 from ray import serve
 from ray.serve import Application, Deployment
 
-from ragstream.settings import DeploymentSettings, ServeSettings, Settings
-from services.api.ingress import Ingress
-from services.config import tracing_config
-from services.stages.compression import Compression
-from services.stages.embedding import Embedding
-from services.stages.generation import Generation
-from services.stages.reranking import Reranking
-from services.stages.retrieval import Retrieval
-from services.stages.rewrite import Rewrite
+from ragstream.core.settings import DeploymentSettings, ServeSettings, Settings
+from ragstream.services.api.ingress import Ingress
+from ragstream.services.config import tracing_config
+from ragstream.services.stages.compression import Compression
+from ragstream.services.stages.embedding import Embedding
+from ragstream.services.stages.generation import Generation
+from ragstream.services.stages.reranking import Reranking
+from ragstream.services.stages.retrieval import Retrieval
+from ragstream.services.stages.rewrite import Rewrite
 
 # The stage deployments in the order of the query path; each is built from the whole settings.
 STAGES: dict[str, Deployment] = {"rewrite": Rewrite, "embedding": Embedding, "retrieval": Retrieval,
@@ -56,7 +56,7 @@ def build(settings: Settings) -> Application:
 
 
 def app_builder(args: dict[str, str]) -> Application:
-    """``serve run services.app:app_builder``: endpoints and sizes from ``RAGSTREAM_*`` env vars."""
+    """``serve run ragstream.services.app:app_builder``: endpoints and sizes from ``RAGSTREAM_*`` env vars."""
     return build(Settings())
 
 

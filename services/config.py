@@ -3,11 +3,11 @@ the settings: one source of truth for the local app, ``serve deploy`` and the He
 
 The file names the application's builder and carries the settings as ``runtime_env`` env vars; the builder derives
 every deployment's options (replicas, autoscaling, CPUs, queue limits) from them with the same
-:func:`services.app.deployment_options` the local stack uses, so no second copy of those options exists. A
+:func:`ragstream.services.app.deployment_options` the local stack uses, so no second copy of those options exists. A
 settings change is a config change, which Serve (and KubeRay) roll out in place. Secrets are not in it: they come
 from the environment of the Ray nodes (in Kubernetes, a Secret).
 
-    python -m services.config > serve.yaml
+    python -m ragstream.services.config > serve.yaml
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 import yaml
 from ray.serve.schema import ServeDeploySchema, TracingConfig
 
-from ragstream.settings import Settings
-from ragstream.settings_env import settings_env
-from ragstream.telemetry import tracing
+from ragstream.core.settings import Settings
+from ragstream.core.settings_env import settings_env
+from ragstream.core.telemetry import tracing
 
-IMPORT_PATH = "services.app:app_builder"
-EXPORTER_IMPORT_PATH = "ragstream.telemetry.tracing:span_processors"
+IMPORT_PATH = "ragstream.services.app:app_builder"
+EXPORTER_IMPORT_PATH = "ragstream.core.telemetry.tracing:span_processors"
 
 
 def tracing_config() -> TracingConfig:

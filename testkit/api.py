@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import openai
 
-from ragstream.producer import DocumentProducer
+from ragstream.core.producer import DocumentProducer
 
 API_KEYS = {"key-acme": "acme", "key-globex": "globex", "key-fuzz": "fuzz", "key-demo": "demo"}
 ACME, GLOBEX, DEMO = "key-acme", "key-globex", "key-demo"

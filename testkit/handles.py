@@ -7,17 +7,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ragstream.models.fake import FakeModelClient
-from ragstream.settings import Settings
-from ragstream.stages.compression import CompressionStage
-from ragstream.stages.embedding import EmbeddingStage
-from ragstream.stages.generation import GenerationStage
-from ragstream.stages.passage import Passage
-from ragstream.stages.reranking import RerankingStage
-from ragstream.stages.rewrite import RewriteStage
-from ragstream.stages.timing import Stopwatch, Timed
-from schemas.filters import QueryFilter
-from services.api.pipeline import StageHandles
+from ragstream.core.models.fake import FakeModelClient
+from ragstream.core.settings import Settings
+from ragstream.core.stages.compression import CompressionStage
+from ragstream.core.stages.embedding import EmbeddingStage
+from ragstream.core.stages.generation import GenerationStage
+from ragstream.core.stages.passage import Passage
+from ragstream.core.stages.reranking import RerankingStage
+from ragstream.core.stages.rewrite import RewriteStage
+from ragstream.core.stages.timing import Stopwatch, Timed
+from ragstream.schemas.filters import QueryFilter
+from ragstream.services.api.pipeline import StageHandles
 
 
 class _Method:

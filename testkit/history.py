@@ -24,17 +24,17 @@ from dataclasses import dataclass, field
 
 import ray
 
-from ragstream.index.store import IndexStore
-from ragstream.producer import DocumentProducer
-from ragstream.settings import Settings
-from ragstream.topic_reader import TopicReader
-from schemas.events import DocumentEvent
+from ragstream.core.index.store import IndexStore
+from ragstream.core.producer import DocumentProducer
+from ragstream.core.settings import Settings
+from ragstream.core.topic_reader import TopicReader
+from ragstream.schemas.events import DocumentEvent
+from ragstream.workers.actor import WorkerPool
+from ragstream.workers.chunking import Chunker
+from ragstream.workers.codec import decode
+from ragstream.workers.planner import plan_batch
 from testkit.api import Refused
 from testkit.monotonic import WORDS, Api, MonotonicReader
-from workers.actor import WorkerPool
-from workers.chunking import Chunker
-from workers.codec import decode
-from workers.planner import plan_batch
 
 
 @dataclass

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from ragstream.index.store import IndexStore
-from ragstream.settings import Settings
+from ragstream.core.index.store import IndexStore
+from ragstream.core.settings import Settings
 
 WORDS = "river ledger kafka index ocean garden"  # every text the history writes is made of these
 

@@ -10,15 +10,15 @@ from dataclasses import replace
 
 from tritonclient.utils import InferenceServerException
 
-from ragstream import kafka_clients
-from ragstream.index.store import IndexStore
-from ragstream.models.factory import BlockingModels
-from ragstream.producer import DocumentProducer
-from ragstream.topic_reader import TopicReader
-from schemas.dead_letter import DeadLetterHeaders
-from schemas.events import DocumentEvent
+from ragstream.core import kafka_clients
+from ragstream.core.index.store import IndexStore
+from ragstream.core.models.factory import BlockingModels
+from ragstream.core.producer import DocumentProducer
+from ragstream.core.topic_reader import TopicReader
+from ragstream.schemas.dead_letter import DeadLetterHeaders
+from ragstream.schemas.events import DocumentEvent
+from ragstream.workers.ingest_loop import IngestLoop
 from testkit.streams import BAD_EVENTS_DIR
-from workers.ingest_loop import IngestLoop
 
 EMBED_MARK, INDEX_MARK, MYSTERY_MARK = "embed-guard-refuses-this", "index-refuses-this", "mystery-failure-here"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import itertools
 
-from infra.local.process import free_port
-from infra.topics import ensure_topics
-from ragstream.settings import GeneratorSettings, KafkaSettings, Settings, WorkerSettings
+from ragstream.core.settings import GeneratorSettings, KafkaSettings, Settings, WorkerSettings
+from ragstream.infra.local.process import free_port
+from ragstream.infra.topics import ensure_topics
 
 _counter = itertools.count()
 # In-process unit tests: the tiny SmolLM. The stack's Triton serves the shipped default (Qwen 0.5B): answer tests

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from ragstream import kafka_clients
-from ragstream.index.store import IndexStore
-from ragstream.producer import DocumentProducer
-from ragstream.settings import ChunkingSettings, Settings
-from ragstream.topic_reader import TopicReader
-from schemas.events import DocumentEvent
-from workers.chunking import Chunker
+from ragstream.core import kafka_clients
+from ragstream.core.index.store import IndexStore
+from ragstream.core.producer import DocumentProducer
+from ragstream.core.settings import ChunkingSettings, Settings
+from ragstream.core.topic_reader import TopicReader
+from ragstream.schemas.events import DocumentEvent
+from ragstream.workers.chunking import Chunker
 
 WORDS = ("river stream index vector kafka milvus chunk tenant version replay offset broker worker embed search "
          "answer question fresh stale delete update latency cluster partition commit model token passage title "

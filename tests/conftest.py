@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.stack import LocalStack
-from ragstream.settings import LocalStackSettings, ModelSettings, Settings
+from ragstream.core.settings import LocalStackSettings, ModelSettings, Settings
+from ragstream.infra.local.stack import LocalStack
 from testkit.api import API_KEYS
 from testkit.settings import STACK_GENERATOR, TEST_WORKER, isolate, kafka_for_tests, with_api
 
@@ -45,7 +45,7 @@ def stack(local_stack) -> Settings:
 def otlp():
     """The session's OTLP receiver: every process the tests start (Ray workers, Serve's proxy and replicas, this
     one) exports its spans here, at 100% sampling, so the whole suite runs traced."""
-    from ragstream.telemetry import tracing
+    from ragstream.core.telemetry import tracing
     from testkit.otlp import OtlpReceiver
 
     receiver = OtlpReceiver().start()
@@ -59,7 +59,7 @@ def otlp():
 
 @pytest.fixture(scope="session")
 def ray_runtime(otlp):
-    from infra.local.ray_runtime import start_local_ray, stop_local_ray
+    from ragstream.infra.local.ray_runtime import start_local_ray, stop_local_ray
 
     start_local_ray(num_cpus=2)
     yield
@@ -78,8 +78,8 @@ def query_stack(stack, ray_runtime):
     """The Serve application over its own topics and collections, with one ingest worker feeding it."""
     from ray import serve
 
-    from services.app import run
-    from workers.actor import WorkerPool
+    from ragstream.services.app import run
+    from ragstream.workers.actor import WorkerPool
 
     settings = with_api(isolate(stack, "api"), API_KEYS, read_your_writes_timeout_s=8)
     pool = WorkerPool(settings).start()
@@ -94,7 +94,7 @@ def query_stack(stack, ray_runtime):
 @pytest.fixture
 def store(isolated):
     """The real index over the test's own collections."""
-    from ragstream.index.store import IndexStore
+    from ragstream.core.index.store import IndexStore
 
     store = IndexStore(isolated.milvus, 384)
     store.ensure_collections()

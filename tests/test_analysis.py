@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragstream.index.analysis import PROPERTY, bm25_text, recorded
+from ragstream.core.index.analysis import PROPERTY, bm25_text, recorded
 
 
 def test_english_analysis_stems_and_lowercases_and_standard_leaves_text_alone():

@@ -265,8 +265,8 @@ def test_a_full_queue_answers_503_with_retry_after(corpus):
     """A second copy of the app whose ingress takes one request at a time and queues none."""
     from ray import serve
 
-    from ragstream.settings import DeploymentSettings
-    from services.app import STAGES, build
+    from ragstream.core.settings import DeploymentSettings
+    from ragstream.services.app import STAGES, build
 
     settings, url = corpus
     tight = DeploymentSettings(num_cpus=0, max_ongoing_requests=1, max_queued_requests=1)
@@ -294,7 +294,7 @@ def test_a_full_queue_answers_503_with_retry_after(corpus):
 def test_ragstream_ask_streams_an_answer_with_its_sources(corpus):
     from typer.testing import CliRunner
 
-    from cli.main import app
+    from ragstream.cli.main import app
 
     _, url = corpus
     result = CliRunner().invoke(app, ["ask", "When does the cafeteria serve lunch?", "--url", url,

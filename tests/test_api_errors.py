@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict
 from pymilvus.exceptions import MilvusException
 from ray.serve.exceptions import BackPressureError
 
-from ragstream.auth import Unauthorized
-from ragstream.models.client import ModelError, ModelUnavailable
-from ragstream.models.resilience import CircuitOpen
-from services.api import errors
-from services.api.limits import BodyLimit
+from ragstream.core.auth import Unauthorized
+from ragstream.core.models.client import ModelError, ModelUnavailable
+from ragstream.core.models.resilience import CircuitOpen
+from ragstream.services.api import errors
+from ragstream.services.api.limits import BodyLimit
 
 
 @pytest.mark.parametrize(("error", "status", "code"), [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ragstream.auth import Unauthorized, tenant_for
-from ragstream.settings import ApiSettings, Settings
+from ragstream.core.auth import Unauthorized, tenant_for
+from ragstream.core.settings import ApiSettings, Settings
 
 API = ApiSettings(api_keys={"sk-acme-1": "acme", "sk-globex": "globex"})
 

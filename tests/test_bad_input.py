@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from ragstream.producer import DocumentProducer
-from ragstream.topic_reader import TopicReader
-from schemas.dead_letter import DeadLetterHeaders
-from schemas.events import DocumentEvent
+from ragstream.core.producer import DocumentProducer
+from ragstream.core.topic_reader import TopicReader
+from ragstream.schemas.dead_letter import DeadLetterHeaders
+from ragstream.schemas.events import DocumentEvent
+from ragstream.workers.actor import WorkerPool
 from testkit.streams import bad_events, wait_for_outcomes
-from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack
 

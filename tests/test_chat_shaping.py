@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 
-from ragstream.generation.prompt import NO_ANSWER, number_sources
-from ragstream.models.client import ModelUnavailable
-from ragstream.models.fake import FakeModelClient
-from ragstream.settings import ContextSettings, Settings
-from ragstream.stages.passage import Passage
-from schemas.generation import ChatMessage
-from services.api.chat import SOURCES_HEADER, SOURCES_HEADER_BYTES, ChatRun
-from services.api.metrics import QueryMetrics
-from services.api.pipeline import QueryPipeline
+from ragstream.core.generation.prompt import NO_ANSWER, number_sources
+from ragstream.core.models.client import ModelUnavailable
+from ragstream.core.models.fake import FakeModelClient
+from ragstream.core.settings import ContextSettings, Settings
+from ragstream.core.stages.passage import Passage
+from ragstream.schemas.generation import ChatMessage
+from ragstream.services.api.chat import SOURCES_HEADER, SOURCES_HEADER_BYTES, ChatRun
+from ragstream.services.api.metrics import QueryMetrics
+from ragstream.services.api.pipeline import QueryPipeline
 from testkit.handles import ListRetrieval, local_stages
 
 CORPUS = {"acme": [Passage(id="acme/leave/3/0", doc_id="leave", version=3, chunk_no=0, title="Leave policy", score=0,

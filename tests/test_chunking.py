@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import random
 
-from ragstream.settings import ChunkingSettings
-from schemas import DocumentEvent
+from ragstream.core.settings import ChunkingSettings
+from ragstream.schemas import DocumentEvent
+from ragstream.workers.chunking import Chunker
 from testkit.streams import paragraph
-from workers.chunking import Chunker
 
 
 def test_chunks_are_deterministic_and_carry_the_title():

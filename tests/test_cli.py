@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli.config import MASK, config_rows
-from ragstream.settings import Settings
+from ragstream.cli.config import MASK, config_rows
+from ragstream.core.settings import Settings
 
 RAGSTREAM = str(Path(sys.executable).parent / "ragstream")
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from schemas import DocumentEvent, FailureStage
+from ragstream.schemas import DocumentEvent, FailureStage
+from ragstream.workers.codec import Rejected, decode
 from testkit.streams import BAD_EVENTS
-from workers.codec import Rejected, decode
 
 
 @pytest.mark.parametrize(("value", "reason"), BAD_EVENTS, ids=[r for _, r in BAD_EVENTS])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from ragstream.retrieval.compression import ExtractiveCompressor
-from ragstream.settings import ContextSettings
-from ragstream.stages.compression import CompressionStage
-from ragstream.stages.passage import Passage
+from ragstream.core.retrieval.compression import ExtractiveCompressor
+from ragstream.core.settings import ContextSettings
+from ragstream.core.stages.compression import CompressionStage
+from ragstream.core.stages.passage import Passage
 
 LEAVE = ("The office opens at eight. Employees receive twenty-five vacation days per year. "
          "Unused vacation days expire in March. The cafeteria serves soup on Fridays.")

@@ -8,9 +8,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from cli.main import produce_files
-from ragstream import demo
-from ragstream.generation.prompt import NO_ANSWER
+from ragstream.cli.main import produce_files
+from ragstream.core import demo
+from ragstream.core.generation.prompt import NO_ANSWER
 from testkit.api import DEMO, produce_one, stream_answer
 
 pytestmark = pytest.mark.stack

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings_docs import stale
-from ragstream.settings_env import env_fields
+from ragstream.core.settings_env import env_fields
+from ragstream.infra.settings_docs import stale
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = sorted(p for p in [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("*/README.md"),
@@ -27,7 +27,7 @@ def test_relative_links_resolve_inside_the_repository(document):
 
 
 def test_no_setting_or_chart_value_points_at_a_missing_document():
-    for path in (ROOT / "ragstream" / "settings.py", ROOT / "helm" / "ragstream" / "values.schema.json"):
+    for path in (ROOT / "ragstream" / "core" / "settings.py", ROOT / "helm" / "ragstream" / "values.schema.json"):
         for name in re.findall(r"docs/[\w.-]+\.md", path.read_text()):
             assert (ROOT / name).is_file(), f"{path.name} names {name}"
 

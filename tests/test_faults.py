@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 import ray
 
-from infra.local.stack import LocalStack
-from ragstream.settings import Settings
-from ragstream.topic_reader import TopicReader
+from ragstream.core.settings import Settings
+from ragstream.core.topic_reader import TopicReader
+from ragstream.infra.local.stack import LocalStack
+from ragstream.workers.actor import WorkerPool
 from testkit.settings import isolate
 from testkit.streams import (
     Stream,
@@ -31,7 +32,6 @@ from testkit.streams import (
     reset_group_to_start,
     wait_for_outcomes,
 )
-from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack
 

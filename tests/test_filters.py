@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ragstream.index.filters import expression
-from ragstream.index.store import IndexStore
-from schemas import DocumentEvent
-from schemas.filters import Condition, QueryFilter
+from ragstream.core.index.filters import expression
+from ragstream.core.index.store import IndexStore
+from ragstream.schemas import DocumentEvent
+from ragstream.schemas.filters import Condition, QueryFilter
+from ragstream.workers.chunking import Chunker
+from ragstream.workers.processor import BatchProcessor
 from testkit.doubles import HashingEmbedder
-from workers.chunking import Chunker
-from workers.processor import BatchProcessor
 
 TEXT = "rivers flow to the ocean"
 

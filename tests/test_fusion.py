@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragstream.retrieval.fusion import blend, interpolate, reciprocal_rank
-from ragstream.stages.passage import Passage
+from ragstream.core.retrieval.fusion import blend, interpolate, reciprocal_rank
+from ragstream.core.stages.passage import Passage
 
 
 def ranking(*scored: tuple[str, float], doc_id: str = "d") -> list[Passage]:

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.kube.chart_files import CHART, chart_fields, stale
-from infra.kube.check import check_value_set, value_sets
-from infra.kube.helm import Helm, HelmError, helm_binary
-from infra.kube.validate import validate
-from infra.local.ray_runtime import SERVE_ENV
-from ragstream.settings import Settings
-from ragstream.settings_env import env_fields
-from services.config import serve_config
+from ragstream.core.settings import Settings
+from ragstream.core.settings_env import env_fields
+from ragstream.infra.kube.chart_files import CHART, chart_fields, stale
+from ragstream.infra.kube.check import check_value_set, value_sets
+from ragstream.infra.kube.helm import Helm, HelmError, helm_binary
+from ragstream.infra.kube.validate import validate
+from ragstream.infra.local.ray_runtime import SERVE_ENV
+from ragstream.services.config import serve_config
 
 CI = CHART / "ci"
 
@@ -195,7 +195,7 @@ def test_a_missing_helm_says_run_make_install_and_downloads_nothing(tmp_path, mo
     def no_download(*args, **kwargs):
         raise AssertionError("helm_binary() must not download: tests run without a network")
 
-    monkeypatch.setattr("infra.kube.helm.subprocess.run", no_download)
+    monkeypatch.setattr("ragstream.infra.kube.helm.subprocess.run", no_download)
     with pytest.raises(FileNotFoundError, match="make install"):
         helm_binary(tmp_path / "helm")
     (tmp_path / "helm").write_bytes(b"not helm")

@@ -20,7 +20,7 @@ def history_api(durable_stack, query_stack):
     prefix, on the proxy the session's application started."""
     from ray import serve
 
-    from services.app import run
+    from ragstream.services.app import run
 
     session, url = query_stack
     settings = isolate(durable_stack.settings, "history")

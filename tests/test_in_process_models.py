@@ -7,14 +7,14 @@ import asyncio
 import numpy as np
 import pytest
 
-from ragstream.models.client import ModelError
-from ragstream.models.embedder import build_embedder
-from ragstream.models.factory import BlockingModels, build_client
-from ragstream.models.files import ModelFileError, embedder_onnx_path
-from ragstream.models.in_process import InProcessModelClient
-from ragstream.models.reranker import CrossEncoderReranker, build_reranker
-from ragstream.settings import EmbedderSettings, ModelSettings, RerankerSettings
-from schemas.generation import GenerationRequest
+from ragstream.core.models.client import ModelError
+from ragstream.core.models.embedder import build_embedder
+from ragstream.core.models.factory import BlockingModels, build_client
+from ragstream.core.models.files import ModelFileError, embedder_onnx_path
+from ragstream.core.models.in_process import InProcessModelClient
+from ragstream.core.models.reranker import CrossEncoderReranker, build_reranker
+from ragstream.core.settings import EmbedderSettings, ModelSettings, RerankerSettings
+from ragstream.schemas.generation import GenerationRequest
 from testkit.doubles import tiny_cross_encoder
 from testkit.settings import TEST_GENERATOR
 

@@ -11,14 +11,14 @@ import time
 import psutil
 import pytest
 
-from infra.local.broker import TansuBroker
-from infra.local.milvus_server import MilvusLiteServer, serialized
-from infra.local.object_store import ObjectStore
-from infra.topics import ensure_topics, topic_names
-from ragstream import kafka_clients
-from ragstream.index.records import DocState
-from ragstream.index.store import IndexStore
-from ragstream.settings import KafkaSettings, MilvusSettings
+from ragstream.core import kafka_clients
+from ragstream.core.index.records import DocState
+from ragstream.core.index.store import IndexStore
+from ragstream.core.settings import KafkaSettings, MilvusSettings
+from ragstream.infra.local.broker import TansuBroker
+from ragstream.infra.local.milvus_server import MilvusLiteServer, serialized
+from ragstream.infra.local.object_store import ObjectStore
+from ragstream.infra.topics import ensure_topics, topic_names
 
 pytestmark = pytest.mark.stack
 

@@ -9,16 +9,16 @@ import time
 
 from kafka.structs import TopicPartition
 
-from ragstream.settings import Settings, WorkerSettings
-from schemas.dead_letter import FailureStage
-from schemas.events import DocumentEvent
-from schemas.outcomes import IndexEvent, Outcome
+from ragstream.core.settings import Settings, WorkerSettings
+from ragstream.schemas.dead_letter import FailureStage
+from ragstream.schemas.events import DocumentEvent
+from ragstream.schemas.outcomes import IndexEvent, Outcome
+from ragstream.workers.failures import Fenced, StageFailure
+from ragstream.workers.ingest_loop import IngestLoop, LoopParts
+from ragstream.workers.processor import EventResult
+from ragstream.workers.routing import default_partition
+from ragstream.workers.side_outputs import SideOutputs
 from testkit.kafka_fakes import FakeProducer, LogConsumer, record
-from workers.failures import Fenced, StageFailure
-from workers.ingest_loop import IngestLoop, LoopParts
-from workers.processor import EventResult
-from workers.routing import default_partition
-from workers.side_outputs import SideOutputs
 
 SETTINGS = Settings(worker=WorkerSettings(retry_initial_s=0.01, retry_max_s=0.02, poison_timeout_s=0.5,
                                           batch_max_wait_ms=1, check_partitioning=False))

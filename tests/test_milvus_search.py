@@ -1,5 +1,5 @@
-"""The embedded Milvus' read paths (infra.local.milvus_search) give Milvus Lite's own results: the scorer alone,
-then a real server answering every read both ways through seeded histories of upserts, deletes and flushes."""
+"""The embedded Milvus' read paths (ragstream.infra.local.milvus_search) give Milvus Lite's own results: the scorer
+alone, then a real server answering every read both ways through seeded histories of upserts, deletes and flushes."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 from milvus_lite.index.sparse_inverted import SparseInvertedIndex
 from pymilvus import MilvusClient
 
-from infra.local.milvus_search.bm25 import PostingArrays
-from infra.local.milvus_search.check import BANNER, MISMATCH, difference
-from infra.local.milvus_server import MilvusLiteServer
-from ragstream.index import schema
-from ragstream.index.store import GRPC_OPTIONS
+from ragstream.core.index import schema
+from ragstream.core.index.store import GRPC_OPTIONS
+from ragstream.infra.local.milvus_search.bm25 import PostingArrays
+from ragstream.infra.local.milvus_search.check import BANNER, MISMATCH, difference
+from ragstream.infra.local.milvus_server import MilvusLiteServer
 
 WORDS = [f"w{i}" for i in range(60)]
 DIM = 8

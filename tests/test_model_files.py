@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
-from ragstream.models import files
-from ragstream.models.files import GGUFS, ModelFileError, SplitGguf, assemble, generator_path
-from ragstream.settings import GeneratorSettings
+from ragstream.core.models import files
+from ragstream.core.models.files import GGUFS, ModelFileError, SplitGguf, assemble, generator_path
+from ragstream.core.settings import GeneratorSettings
 
 
 @pytest.fixture

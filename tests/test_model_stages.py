@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
-from ragstream.models.fake import FakeModelClient
-from ragstream.settings import ModelSettings
-from ragstream.stages.embedding import EmbeddingStage
-from ragstream.stages.generation import GenerationStage
-from schemas.generation import ChatMessage, GenerationRequest
+from ragstream.core.models.fake import FakeModelClient
+from ragstream.core.settings import ModelSettings
+from ragstream.core.stages.embedding import EmbeddingStage
+from ragstream.core.stages.generation import GenerationStage
+from ragstream.schemas.generation import ChatMessage, GenerationRequest
 
 
 def test_a_stage_does_no_io_until_warm_up_and_says_so_when_called_before():

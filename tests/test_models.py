@@ -12,21 +12,21 @@ import numpy as np
 import psutil
 import pytest
 
-from infra.local.process import free_port
-from infra.local.triton_server import TritonServer
-from ragstream.index.store import IndexStore
-from ragstream.models.client import ModelError, ModelUnavailable, Priority
-from ragstream.models.factory import build_client
-from ragstream.models.in_process import InProcessModelClient
-from ragstream.models.resilience import CircuitOpen
-from ragstream.producer import DocumentProducer
-from ragstream.settings import RerankerSettings
-from ragstream.topic_reader import TopicReader
-from schemas.events import DocumentEvent
-from schemas.generation import GenerationRequest
+from ragstream.core.index.store import IndexStore
+from ragstream.core.models.client import ModelError, ModelUnavailable, Priority
+from ragstream.core.models.factory import build_client
+from ragstream.core.models.in_process import InProcessModelClient
+from ragstream.core.models.resilience import CircuitOpen
+from ragstream.core.producer import DocumentProducer
+from ragstream.core.settings import RerankerSettings
+from ragstream.core.topic_reader import TopicReader
+from ragstream.infra.local.process import free_port
+from ragstream.infra.local.triton_server import TritonServer
+from ragstream.schemas.events import DocumentEvent
+from ragstream.schemas.generation import GenerationRequest
+from ragstream.workers.actor import WorkerPool
 from testkit.doubles import tiny_cross_encoder
 from testkit.streams import paragraph, wait_for_outcomes
-from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from schemas.openai import ChatCompletionChunk, ChatCompletionRequest, Citation, ErrorResponse
+from ragstream.schemas.openai import ChatCompletionChunk, ChatCompletionRequest, Citation, ErrorResponse
 
 OPENAI_CLIENT_BODY = {  # what `openai.chat.completions.create(..., stream=True, extra_body=...)` sends
     "model": "ragstream",

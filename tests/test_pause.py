@@ -12,14 +12,14 @@ import time
 import pytest
 import ray
 
-from ragstream.index.store import IndexStore
-from ragstream.producer import DocumentProducer
-from ragstream.topic_reader import TopicReader
-from schemas.events import DocumentEvent
+from ragstream.core.index.store import IndexStore
+from ragstream.core.producer import DocumentProducer
+from ragstream.core.topic_reader import TopicReader
+from ragstream.schemas.events import DocumentEvent
+from ragstream.workers.actor import WorkerPool
+from ragstream.workers.routing import default_partition
 from testkit.monotonic import MonotonicReader
 from testkit.streams import Stream, assert_index_matches, paragraph, wait_for_outcomes
-from workers.actor import WorkerPool
-from workers.routing import default_partition
 
 pytestmark = pytest.mark.stack
 

@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
-from ragstream.models.fake import FakeModelClient
-from ragstream.settings import ContextSettings, RetrievalSettings, Settings
-from ragstream.stages.passage import Passage
-from schemas.generation import ChatMessage
-from services.api.pipeline import QueryPipeline
+from ragstream.core.models.fake import FakeModelClient
+from ragstream.core.settings import ContextSettings, RetrievalSettings, Settings
+from ragstream.core.stages.passage import Passage
+from ragstream.schemas.generation import ChatMessage
+from ragstream.services.api.pipeline import QueryPipeline
 from testkit.handles import ListRetrieval, LocalHandle, local_stages
 
 TEXTS = {

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from ragstream.index.records import DocState, LogMark
-from schemas import DocumentEvent, Outcome
-from workers.chunking import content_hash
-from workers.planner import plan_batch
+from ragstream.core.index.records import DocState, LogMark
+from ragstream.schemas import DocumentEvent, Outcome
+from ragstream.workers.chunking import content_hash
+from ragstream.workers.planner import plan_batch
 
 
 def up(doc="d", version=1, text="hello"):

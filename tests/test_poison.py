@@ -15,10 +15,11 @@ from collections import Counter
 import pytest
 from kafka.structs import TopicPartition
 
-from infra.local.milvus_server import MilvusLiteServer
-from ragstream import kafka_clients
-from ragstream.models.factory import BlockingModels
-from ragstream.topic_reader import TopicReader
+from ragstream.core import kafka_clients
+from ragstream.core.models.factory import BlockingModels
+from ragstream.core.topic_reader import TopicReader
+from ragstream.infra.local.milvus_server import MilvusLiteServer
+from ragstream.workers.routing import default_partition
 from testkit.poison import (
     EMBED_MARK,
     INDEX_MARK,
@@ -34,7 +35,6 @@ from testkit.poison import (
     upsert,
 )
 from testkit.streams import Stream, assert_index_matches, reset_group_to_start, wait_for_outcomes
-from workers.routing import default_partition
 
 pytestmark = pytest.mark.stack
 
@@ -52,7 +52,7 @@ def poison_settings(isolated):
 def test_a_stream_with_a_dozen_kinds_of_poison_indexes_the_rest_and_dead_letters_exactly_the_poison(
         poison_settings, monkeypatch):
     settings = poison_settings
-    monkeypatch.setattr("workers.ingest_loop.IndexStore", RawMetadataStore)
+    monkeypatch.setattr("ragstream.workers.ingest_loop.IndexStore", RawMetadataStore)
     partitions = settings.kafka.partitions
     good = [upsert(f"doc-{n}", tenant=("acme", "globex")[n % 2]) for n in range(24)]
     odd_but_valid = [
@@ -215,7 +215,7 @@ def test_outcomes_the_broker_refuses_commit_nothing_and_the_next_worker_delivers
     sources = produce_all(settings, [*events[:6], bad, *events[6:]])
     real = kafka_clients.producer
     # every outcome and dead letter is larger than this producer may send: each send fails
-    monkeypatch.setattr("workers.ingest_loop.kafka_clients.producer",
+    monkeypatch.setattr("ragstream.workers.ingest_loop.kafka_clients.producer",
                         lambda kafka: real(kafka, max_request_size=300))
     with LoopThread(settings, BlockingModels(settings.models)) as loop:
         deadline = time.monotonic() + 30
@@ -233,7 +233,7 @@ def test_outcomes_the_broker_refuses_commit_nothing_and_the_next_worker_delivers
         consumer.close(autocommit=False)
     assert all(offset in (None, 0) for offset in committed), committed
 
-    monkeypatch.setattr("workers.ingest_loop.kafka_clients.producer", real)
+    monkeypatch.setattr("ragstream.workers.ingest_loop.kafka_clients.producer", real)
     reader = TopicReader(settings.kafka, settings.kafka.index_events_topic)
     try:
         with LoopThread(settings, BlockingModels(settings.models)):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ragstream.index.store import IndexStore
-from schemas import DocumentEvent, Outcome
+from ragstream.core.index.store import IndexStore
+from ragstream.schemas import DocumentEvent, Outcome
+from ragstream.workers.chunking import Chunker
+from ragstream.workers.failures import StageFailure
+from ragstream.workers.processor import BatchProcessor
 from testkit.doubles import FailingEmbedder, HashingEmbedder
 from testkit.streams import expected_chunks
-from workers.chunking import Chunker
-from workers.failures import StageFailure
-from workers.processor import BatchProcessor
 
 
 def up(version, text, doc="d"):
@@ -88,7 +88,7 @@ def test_sealing_after_seal_rows_or_when_idle_keeps_every_write(isolated):
 
 
 def test_a_winner_over_the_chunk_cap_gives_way_to_the_write_it_overtook(isolated, store):
-    from ragstream.settings import WorkerSettings
+    from ragstream.core.settings import WorkerSettings
 
     processor = BatchProcessor(Chunker(isolated.chunking), HashingEmbedder(), store,
                                WorkerSettings(max_chunks_per_document=3))
@@ -100,7 +100,7 @@ def test_a_winner_over_the_chunk_cap_gives_way_to_the_write_it_overtook(isolated
 
 
 def test_a_registry_moved_on_by_another_worker_makes_the_batch_plan_again(isolated, store):
-    from workers.failures import Fenced
+    from ragstream.workers.failures import Fenced
 
     processor = BatchProcessor(Chunker(isolated.chunking), HashingEmbedder(), store)
     processor.process([(0, up(1, "First."))])

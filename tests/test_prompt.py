@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ragstream.generation.prompt import NO_ANSWER, build_messages, cited, number_sources
-from ragstream.stages.passage import Passage
-from schemas.generation import ChatMessage
+from ragstream.core.generation.prompt import NO_ANSWER, build_messages, cited, number_sources
+from ragstream.core.stages.passage import Passage
+from ragstream.schemas.generation import ChatMessage
 
 HITS = [
     Passage(id="v", doc_id="vacation", version=3, chunk_no=0, title="Vacation", text="25 days of leave.", score=0.9),
@@ -43,7 +43,7 @@ def test_citations_are_the_named_sources_in_order_of_first_use():
 
 
 def test_markers_win_then_attribution_then_abstention_cites_nothing():
-    from ragstream.generation.citations import citations_for, sources_block
+    from ragstream.core.generation.citations import citations_for, sources_block
 
     sources = number_sources(HITS)
     assert [s.passage.doc_id for s in citations_for("You get 25 days [1]. See [7].", sources)] == ["vacation"]

@@ -20,8 +20,8 @@ from bench.quality.__main__ import (
 )
 from bench.quality.datasets import load_halueval
 from bench.quality.peer import Peer
+from ragstream.workers.actor import WorkerPool
 from testkit.settings import isolate
-from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ragstream.index.read_your_writes import wait_for_versions
-from ragstream.index.records import LogMark
-from ragstream.index.store import IndexStore
-from schemas import DocumentEvent
-from schemas.openai import MinVersion
+from ragstream.core.index.read_your_writes import wait_for_versions
+from ragstream.core.index.records import LogMark
+from ragstream.core.index.store import IndexStore
+from ragstream.schemas import DocumentEvent
+from ragstream.schemas.openai import MinVersion
+from ragstream.workers.chunking import Chunker
+from ragstream.workers.processor import BatchProcessor
 from testkit.doubles import HashingEmbedder
-from workers.chunking import Chunker
-from workers.processor import BatchProcessor
 
 
 def test_waits_until_the_version_is_indexed_and_reports_what_never_came(isolated):

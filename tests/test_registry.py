@@ -7,12 +7,12 @@ import threading
 
 import pytest
 
-from ragstream.index.records import DocState, LogMark
-from ragstream.index.store import IndexStore
-from schemas import DocumentEvent, Outcome
+from ragstream.core.index.records import DocState, LogMark
+from ragstream.core.index.store import IndexStore
+from ragstream.schemas import DocumentEvent, Outcome
+from ragstream.workers.chunking import Chunker
+from ragstream.workers.processor import BatchProcessor
 from testkit.doubles import HashingEmbedder
-from workers.chunking import Chunker
-from workers.processor import BatchProcessor
 
 pytestmark = pytest.mark.stack
 
@@ -86,7 +86,7 @@ def legacy_registry(store: IndexStore, name: str, states: list[DocState]) -> Non
     """A registry in the v2 layout: one row per document, keyed by the document."""
     from pymilvus import DataType
 
-    from ragstream.index import schema
+    from ragstream.core.index import schema
     layout = schema.registry_schema(store.client)
     legacy = store.client.create_schema(auto_id=False, enable_dynamic_field=False)
     legacy.add_field("key", DataType.VARCHAR, max_length=schema.ID_MAX, is_primary=True)

@@ -3,9 +3,9 @@ act too."""
 
 from __future__ import annotations
 
-from ragstream.settings import ContextSettings
-from ragstream.stages.gate import RelevanceGate, content_terms
-from ragstream.stages.passage import Passage
+from ragstream.core.settings import ContextSettings
+from ragstream.core.stages.gate import RelevanceGate, content_terms
+from ragstream.core.stages.passage import Passage
 
 
 def passage(text, i=0, rerank=None, title=""):

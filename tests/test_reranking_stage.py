@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from ragstream.models.fake import FakeModelClient
-from ragstream.settings import ModelSettings, RetrievalSettings
-from ragstream.stages.passage import Passage
-from ragstream.stages.reranking import RerankingStage, RerankPolicy, passage_text
+from ragstream.core.models.fake import FakeModelClient
+from ragstream.core.settings import ModelSettings, RetrievalSettings
+from ragstream.core.stages.passage import Passage
+from ragstream.core.stages.reranking import RerankingStage, RerankPolicy, passage_text
 
 FIRST_STAGE = [  # best first by retrieval; the reranker prefers the vacation passage
     Passage(id="a", doc_id="router", version=1, chunk_no=0, title="Router", text="Reset the router.", score=0.9),

@@ -8,14 +8,14 @@ import grpc
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from ragstream.generation.prompt import NO_ANSWER
-from ragstream.models.client import ModelError, ModelUnavailable, Priority
-from ragstream.models.fake import FakeModelClient
-from ragstream.models.resilience import CircuitBreaker, CircuitOpen, Resilient, with_retries
-from ragstream.models.traced import Traced
-from ragstream.models.triton_client import _translate
-from ragstream.settings import TritonSettings
-from schemas.generation import ChatMessage, GenerationRequest
+from ragstream.core.generation.prompt import NO_ANSWER
+from ragstream.core.models.client import ModelError, ModelUnavailable, Priority
+from ragstream.core.models.fake import FakeModelClient
+from ragstream.core.models.resilience import CircuitBreaker, CircuitOpen, Resilient, with_retries
+from ragstream.core.models.traced import Traced
+from ragstream.core.models.triton_client import _translate
+from ragstream.core.settings import TritonSettings
+from ragstream.schemas.generation import ChatMessage, GenerationRequest
 
 POLICY = TritonSettings(retries=3, retry_initial_s=0.001, retry_max_s=0.002, breaker_failures=10)
 

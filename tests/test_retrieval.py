@@ -6,17 +6,17 @@ import asyncio
 
 import pytest
 
-from ragstream.index.records import Chunk
-from ragstream.index.store import IndexStore, StaleChunks
-from ragstream.models.client import Priority
-from ragstream.models.factory import BlockingModels
-from ragstream.models.triton_client import TritonModelClient
-from ragstream.retrieval.hybrid import HybridRetriever
-from schemas import DocumentEvent
-from schemas.filters import Condition, QueryFilter
+from ragstream.core.index.records import Chunk
+from ragstream.core.index.store import IndexStore, StaleChunks
+from ragstream.core.models.client import Priority
+from ragstream.core.models.factory import BlockingModels
+from ragstream.core.models.triton_client import TritonModelClient
+from ragstream.core.retrieval.hybrid import HybridRetriever
+from ragstream.schemas import DocumentEvent
+from ragstream.schemas.filters import Condition, QueryFilter
+from ragstream.workers.chunking import Chunker
+from ragstream.workers.processor import BatchProcessor
 from testkit.settings import isolate
-from workers.chunking import Chunker
-from workers.processor import BatchProcessor
 
 pytestmark = pytest.mark.stack
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from ragstream.settings import ModelSettings, RewriteSettings
-from ragstream.stages.rewrite import RewriteStage
-from schemas.generation import ChatMessage
+from ragstream.core.settings import ModelSettings, RewriteSettings
+from ragstream.core.stages.rewrite import RewriteStage
+from ragstream.schemas.generation import ChatMessage
 
 TURNS = [ChatMessage(role="user", content="Which router model do we use?"),
          ChatMessage(role="assistant", content="The XR-7734."),

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from schemas import DeadLetterHeaders, DocumentEvent, FailureStage
-from schemas.events import MAX_TEXT_CHARS
-from schemas.export import stale
+from ragstream.schemas import DeadLetterHeaders, DocumentEvent, FailureStage
+from ragstream.schemas.events import MAX_TEXT_CHARS
+from ragstream.schemas.export import stale
 
 
 def upsert(**fields):

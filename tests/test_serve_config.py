@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ragstream.settings import DeploymentSettings, ServeSettings, Settings
-from ragstream.settings_env import settings_env
-from services.app import STAGES, deployment_options
-from services.config import IMPORT_PATH, serve_config
+from ragstream.core.settings import DeploymentSettings, ServeSettings, Settings
+from ragstream.core.settings_env import settings_env
+from ragstream.services.app import STAGES, deployment_options
+from ragstream.services.config import IMPORT_PATH, serve_config
 
 
 def test_the_serve_config_carries_every_non_secret_setting_to_the_app_builder(monkeypatch):
@@ -34,7 +34,7 @@ def test_deployment_options_turn_autoscaling_on_above_num_replicas():
 
 @pytest.mark.parametrize(("value", "text"), [(0.1, "0.1"), (120.0, "120"), (True, "true"), ("x", "x"), (3, "3")])
 def test_settings_become_env_values_the_way_helm_prints_them(value, text):
-    from ragstream.settings_env import env_value
+    from ragstream.core.settings_env import env_value
 
     assert env_value(value) == text
 

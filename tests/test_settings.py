@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ragstream.settings import OTHER_VARIABLES, RetrievalSettings, Settings
-from ragstream.settings_env import env_fields
+from ragstream.core.settings import OTHER_VARIABLES, RetrievalSettings, Settings
+from ragstream.core.settings_env import env_fields
 
 
 @pytest.mark.parametrize(("name", "says"), [

@@ -8,8 +8,8 @@ import json
 import pytest
 from rich.console import Console
 
-from cli.status import STATUS_FILE, status_tables
-from ragstream.producer import DocumentProducer
+from ragstream.cli.status import STATUS_FILE, status_tables
+from ragstream.core.producer import DocumentProducer
 
 pytestmark = pytest.mark.stack
 

@@ -9,8 +9,9 @@ import time
 import pytest
 import ray
 
-from ragstream.topic_reader import TopicReader
-from schemas.dead_letter import DeadLetterHeaders
+from ragstream.core.topic_reader import TopicReader
+from ragstream.schemas.dead_letter import DeadLetterHeaders
+from ragstream.workers.actor import WorkerPool
 from testkit.streams import (
     BAD_EVENTS,
     assert_index_matches,
@@ -19,7 +20,6 @@ from testkit.streams import (
     reset_group_to_start,
     wait_for_outcomes,
 )
-from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack
 

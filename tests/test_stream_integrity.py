@@ -10,15 +10,15 @@ from kafka.errors import KafkaTimeoutError
 from kafka.structs import TopicPartition
 from pydantic import ValidationError
 
-from schemas.api import DocumentUpsert
-from schemas.dead_letter import DeadLetterHeaders, FailureStage
-from schemas.events import DocumentEvent
+from ragstream.schemas.api import DocumentUpsert
+from ragstream.schemas.dead_letter import DeadLetterHeaders, FailureStage
+from ragstream.schemas.events import DocumentEvent
+from ragstream.workers.batching import bounded, next_batch
+from ragstream.workers.failures import FailureKind, StageFailure, classify, stage
+from ragstream.workers.processor import slices
+from ragstream.workers.routing import default_partition, misrouted
+from ragstream.workers.side_outputs import SideOutputs, clean_headers
 from testkit.kafka_fakes import P0, P1, FakeProducer, ScriptedConsumer, SeekRecorder, record
-from workers.batching import bounded, next_batch
-from workers.failures import FailureKind, StageFailure, classify, stage
-from workers.processor import slices
-from workers.routing import default_partition, misrouted
-from workers.side_outputs import SideOutputs, clean_headers
 
 EVENT = DocumentEvent(op="upsert", tenant="acme", doc_id="faq", version=1, text="hello world.")
 
@@ -122,8 +122,8 @@ def test_a_batch_stops_filling_at_its_bytes_and_a_rebalance_drops_what_came_befo
 
 
 def test_writes_are_sliced_by_chunks_and_bytes():
-    from ragstream.settings import ChunkingSettings
-    from workers.chunking import Chunker
+    from ragstream.core.settings import ChunkingSettings
+    from ragstream.workers.chunking import Chunker
 
     big = DocumentEvent(op="upsert", tenant="acme", doc_id="big", version=1, metadata={"m": "x" * 7000},
                         text=" ".join(f"Sentence number {n} is here." for n in range(3000)))
@@ -208,7 +208,7 @@ def test_lone_surrogates_in_text_or_title_are_refused():
 def test_the_event_log_or_the_index_down_is_a_503_with_retry_after():
     from pymilvus.exceptions import MilvusException
 
-    from services.api.errors import from_exception
+    from ragstream.services.api.errors import from_exception
 
     for error in (KafkaTimeoutError("Failed to update metadata after 10.0 secs."),
                   MilvusException(2, "Fail connecting to server on 127.0.0.1:19530")):
@@ -217,7 +217,7 @@ def test_the_event_log_or_the_index_down_is_a_503_with_retry_after():
 
 
 def test_document_ids_with_at_signs_can_be_named_in_the_header():
-    from services.api.documents import parse_min_versions
+    from ragstream.services.api.documents import parse_min_versions
 
     parsed = parse_min_versions("user@example.com=3, notes@1042, a@b@7")
     assert [(m.doc_id, m.version, m.offset) for m in parsed] == [
@@ -228,8 +228,8 @@ def test_a_fence_notices_a_pause_before_its_watchdog_ticks():
     import time as clock
     from types import SimpleNamespace
 
-    from workers.failures import Fenced
-    from workers.fencing import Fence
+    from ragstream.workers.failures import Fenced
+    from ragstream.workers.fencing import Fence
 
     heartbeat = SimpleNamespace(last_receive=clock.monotonic(), last_reset=clock.monotonic())
     coordinator = SimpleNamespace(heartbeat=heartbeat, generation_if_stable=lambda: 1, rejoin_needed=False,
@@ -254,7 +254,7 @@ def test_ragstream_status_shows_a_partition_that_is_behind():
 
     from rich.console import Console
 
-    from cli.status import Tally, partitions_table
+    from ragstream.cli.status import Tally, partitions_table
 
     tally = Tally()
     for event in [SimpleNamespace(partition=p, offset=o) for p, n in ((0, 3), (1, 2)) for o in range(n)]:
@@ -276,8 +276,8 @@ def test_a_pool_stops_even_when_a_worker_is_restarting_or_dead(monkeypatch, fail
     raised, and the pool's other workers were left running."""
     import ray
 
-    from ragstream.settings import Settings
-    from workers import actor as actor_module
+    from ragstream.core.settings import Settings
+    from ragstream.workers import actor as actor_module
 
     class Handle:
         class stop:  # noqa: N801 - the shape of an actor method

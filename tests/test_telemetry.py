@@ -9,11 +9,11 @@ import httpx
 import pytest
 from opentelemetry.trace import SpanKind
 
-from ragstream.producer import DocumentProducer
-from ragstream.topic_reader import TopicReader
-from services.api.ingress import TRACE_ID_HEADER
+from ragstream.core.producer import DocumentProducer
+from ragstream.core.topic_reader import TopicReader
+from ragstream.services.api.ingress import TRACE_ID_HEADER
+from ragstream.workers.actor import WorkerPool
 from testkit.api import ACME, produce_one
-from workers.actor import WorkerPool
 
 pytestmark = pytest.mark.stack
 

@@ -1,5 +1,5 @@
 """`ragstream worker`, the process a Kubernetes worker pod runs: settings only from the RAGSTREAM_* environment the
-chart writes (ragstream.settings_env), a real broker, Milvus and Triton, and a clean stop on SIGTERM."""
+chart writes (ragstream.core.settings_env), a real broker, Milvus and Triton, and a clean stop on SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ragstream.settings_env import settings_env
-from ragstream.topic_reader import TopicReader
+from ragstream.core.settings_env import settings_env
+from ragstream.core.topic_reader import TopicReader
 from testkit.streams import assert_index_matches, mixed_stream, produce, wait_for_outcomes
 
 pytestmark = pytest.mark.stack

@@ -14,10 +14,10 @@ import traceback
 
 import ray
 
-from ragstream.settings import Settings
-from ragstream.telemetry import tracing
-from workers.ingest_loop import IngestLoop
-from workers.metrics import IngestMetrics
+from ragstream.core.settings import Settings
+from ragstream.core.telemetry import tracing
+from ragstream.workers.ingest_loop import IngestLoop
+from ragstream.workers.metrics import IngestMetrics
 
 log = logging.getLogger("ragstream.ingest")
 STOP_TIMEOUT_S = 60

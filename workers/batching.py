@@ -15,7 +15,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CorruptRecordError
 from kafka.structs import TopicPartition
 
-from workers.unreadable import skip_unreadable
+from ragstream.workers.unreadable import skip_unreadable
 
 Polled = dict[TopicPartition, list[ConsumerRecord]]
 

@@ -7,10 +7,10 @@ import json
 
 from llama_index.core.node_parser import SentenceSplitter
 
-from ragstream.index.records import Chunk
-from ragstream.index.schema import TEXT_MAX_BYTES
-from ragstream.settings import ChunkingSettings
-from schemas.events import DocumentEvent
+from ragstream.core.index.records import Chunk
+from ragstream.core.index.schema import TEXT_MAX_BYTES
+from ragstream.core.settings import ChunkingSettings
+from ragstream.schemas.events import DocumentEvent
 
 
 class ChunkingError(ValueError):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from schemas.dead_letter import FailureStage
-from schemas.events import SCHEMA_VERSION, DocumentEvent
+from ragstream.schemas.dead_letter import FailureStage
+from ragstream.schemas.events import SCHEMA_VERSION, DocumentEvent
 
 MAX_REASON_CHARS = 1_000
 

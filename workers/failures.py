@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from kafka.errors import KafkaError
 
-from schemas.dead_letter import FailureStage
+from ragstream.schemas.dead_letter import FailureStage
 
 # Fragments of sink and model messages that describe the record, never the service (found by sending the record).
 _DATA_MESSAGES = (

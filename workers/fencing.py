@@ -23,7 +23,7 @@ import time
 
 from kafka import ConsumerRebalanceListener
 
-from workers.failures import Fenced
+from ragstream.workers.failures import Fenced
 
 TRUST = 0.8  # of the session timeout: stop trusting the membership a little before the broker gives up on it
 TICK_S = 0.1

@@ -23,27 +23,27 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from ragstream import kafka_clients
-from ragstream.index.records import LogMark
-from ragstream.index.store import IndexStore
-from ragstream.models.embedder import Embedder
-from ragstream.models.factory import BlockingModels
-from ragstream.settings import Settings
-from ragstream.telemetry.batch import BatchTrace
-from schemas.dead_letter import DeadLetterHeaders, FailureStage
-from schemas.events import DocumentEvent
-from schemas.outcomes import IndexEvent, Outcome
-from workers.batching import next_batch
-from workers.chunking import Chunker
-from workers.codec import MAX_REASON_CHARS, Rejected, decode
-from workers.failures import FailureKind, Fenced, StageFailure, classify, describe, unclassified_since
-from workers.fencing import Fence, JoinedListener
-from workers.loop_stats import LoopStats
-from workers.metrics import IngestMetrics
-from workers.processor import BatchProcessor, EventResult
-from workers.routing import doc_keys, misrouted
-from workers.side_outputs import SideOutputs
-from workers.unreadable import UnreadableRecord
+from ragstream.core import kafka_clients
+from ragstream.core.index.records import LogMark
+from ragstream.core.index.store import IndexStore
+from ragstream.core.models.embedder import Embedder
+from ragstream.core.models.factory import BlockingModels
+from ragstream.core.settings import Settings
+from ragstream.core.telemetry.batch import BatchTrace
+from ragstream.schemas.dead_letter import DeadLetterHeaders, FailureStage
+from ragstream.schemas.events import DocumentEvent
+from ragstream.schemas.outcomes import IndexEvent, Outcome
+from ragstream.workers.batching import next_batch
+from ragstream.workers.chunking import Chunker
+from ragstream.workers.codec import MAX_REASON_CHARS, Rejected, decode
+from ragstream.workers.failures import FailureKind, Fenced, StageFailure, classify, describe, unclassified_since
+from ragstream.workers.fencing import Fence, JoinedListener
+from ragstream.workers.loop_stats import LoopStats
+from ragstream.workers.metrics import IngestMetrics
+from ragstream.workers.processor import BatchProcessor, EventResult
+from ragstream.workers.routing import doc_keys, misrouted
+from ragstream.workers.side_outputs import SideOutputs
+from ragstream.workers.unreadable import UnreadableRecord
 
 log = logging.getLogger("ragstream.ingest")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from ragstream.telemetry.metrics import MS_BUCKETS, serve_registry
+from ragstream.core.telemetry.metrics import MS_BUCKETS, serve_registry
 
 FRESHNESS_BUCKETS = (10, 25, 50, 100, 200, 300, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000, 300000)
 

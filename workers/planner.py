@@ -20,10 +20,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ragstream.index.records import DocState, LogMark
-from schemas.events import DocumentEvent
-from schemas.outcomes import Outcome
-from workers.chunking import content_hash
+from ragstream.core.index.records import DocState, LogMark
+from ragstream.schemas.events import DocumentEvent
+from ragstream.schemas.outcomes import Outcome
+from ragstream.workers.chunking import content_hash
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,17 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
-from ragstream.index.records import Chunk, DocState, LogMark
-from ragstream.index.store import IndexStore, StaleChunks
-from ragstream.models.embedder import Embedder
-from ragstream.settings import WorkerSettings
-from ragstream.telemetry.batch import BatchTrace
-from schemas.dead_letter import FailureStage
-from schemas.events import DocumentEvent
-from schemas.outcomes import Outcome
-from workers.chunking import Chunker, ChunkingError
-from workers.failures import Fenced, stage
-from workers.planner import Action, BatchPlan, plan_batch
+from ragstream.core.index.records import Chunk, DocState, LogMark
+from ragstream.core.index.store import IndexStore, StaleChunks
+from ragstream.core.models.embedder import Embedder
+from ragstream.core.settings import WorkerSettings
+from ragstream.core.telemetry.batch import BatchTrace
+from ragstream.schemas.dead_letter import FailureStage
+from ragstream.schemas.events import DocumentEvent
+from ragstream.schemas.outcomes import Outcome
+from ragstream.workers.chunking import Chunker, ChunkingError
+from ragstream.workers.failures import Fenced, stage
+from ragstream.workers.planner import Action, BatchPlan, plan_batch
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import re
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.partitioner.default import murmur2
 
-from schemas.events import DocId, DocumentEvent, TenantId
+from ragstream.schemas.events import DocId, DocumentEvent, TenantId
 
 FIX = ("produce with key tenant/doc_id and Kafka's default murmur2 partitioner (librdkafka clients: "
        "partitioner=murmur2_random; never pick the partition by hand)")

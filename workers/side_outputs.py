@@ -13,7 +13,7 @@ import hashlib
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.producer.future import FutureRecordMetadata
 
-from schemas.dead_letter import DeadLetterHeaders
+from ragstream.schemas.dead_letter import DeadLetterHeaders
 
 SEND_TIMEOUT_S = 30
 HEADROOM = 64 * 1024  # record framing, our headers and the batch overhead under the producer's max_request_size

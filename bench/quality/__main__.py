@@ -28,15 +28,15 @@ from bench.quality.peer import Peer
 from bench.quality.plots import frontier, plot_answers, plot_frontier
 from bench.quality.retrieval import Config, measure
 from bench.report import console, report
-from infra.local.process import free_port
-from infra.local.ray_runtime import start_local_ray, stop_local_ray
-from infra.local.stack import LocalStack
-from ragstream.producer import DocumentProducer
-from ragstream.settings import ApiSettings, LocalStackSettings, ServeSettings, Settings, WorkerSettings
-from ragstream.topic_reader import TopicReader
-from services.app import run
+from ragstream.core.producer import DocumentProducer
+from ragstream.core.settings import ApiSettings, LocalStackSettings, ServeSettings, Settings, WorkerSettings
+from ragstream.core.topic_reader import TopicReader
+from ragstream.infra.local.process import free_port
+from ragstream.infra.local.ray_runtime import start_local_ray, stop_local_ray
+from ragstream.infra.local.stack import LocalStack
+from ragstream.services.app import run
+from ragstream.workers.actor import WorkerPool
 from testkit.streams import wait_for_outcomes
-from workers.actor import WorkerPool
 
 KEY, TENANT = "quality-key", "eval"
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,255}$")

@@ -14,7 +14,7 @@ from typing import Any
 from bench.quality.datasets import EvalSet
 from bench.quality.http import post_all
 from bench.report import percentile
-from ragstream.generation.prompt import NO_ANSWER
+from ragstream.core.generation.prompt import NO_ANSWER
 
 ANSWER_TOKENS = 64  # HaluEval answers are short spans; a cap keeps a rambling model from dominating the run time
 ABSTENTIONS = (NO_ANSWER, "i don't know", "i do not know", "cannot answer", "not mentioned", "no information")

@@ -25,11 +25,11 @@ from bench.quality.datasets import EvalSet, load_beir, load_halueval
 from bench.quality.http import post_all
 from bench.quality.metrics import documents, evaluate
 from bench.report import percentile, report
-from ragstream import demo
-from ragstream.settings import ContextSettings
-from ragstream.stages.gate import content_terms, coverage
-from ragstream.stages.passage import Passage
-from services.app import run
+from ragstream.core import demo
+from ragstream.core.settings import ContextSettings
+from ragstream.core.stages.gate import content_terms, coverage
+from ragstream.core.stages.passage import Passage
+from ragstream.services.app import run
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 

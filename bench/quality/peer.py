@@ -21,9 +21,9 @@ from bench.quality.answers import ANSWER_TOKENS, Reply
 from bench.quality.datasets import EvalSet
 from bench.quality.metrics import documents, evaluate
 from bench.report import percentile
-from ragstream.models.factory import BlockingModels
-from ragstream.settings import Settings
-from schemas.generation import ChatMessage, GenerationRequest
+from ragstream.core.models.factory import BlockingModels
+from ragstream.core.settings import Settings
+from ragstream.schemas.generation import ChatMessage, GenerationRequest
 
 
 class TritonEmbedding(BaseEmbedding):

@@ -1,6 +1,6 @@
 """The chart's generated files, from ragstream's settings and the chart's values models: ``values.schema.json``,
 the ``config`` block of ``values.yaml`` and the settings table of the chart README. One source of truth: a setting
-added to :mod:`ragstream.settings` appears in the chart by running ``make chart``; a test fails while it is stale.
+added to :mod:`ragstream.core.settings` appears in the chart by running ``make chart``; a test fails while it is stale.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from infra.kube.values import ChartValues
-from ragstream.settings import Settings
-from ragstream.settings_env import EnvField, env_fields
+from ragstream.core.settings import Settings
+from ragstream.core.settings_env import EnvField, env_fields
+from ragstream.infra.kube.values import ChartValues
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "ragstream"
 BEGIN, END = "# BEGIN config", "# END config"

@@ -1,7 +1,7 @@
 """``make helm-check``: the chart linted and rendered with every value set under ``helm/ragstream/ci/`` (and the
 defaults), each rendered resource validated offline; the generated chart files must be current.
 
-    python -m infra.kube.check [--json results.json]
+    python -m ragstream.infra.kube.check [--json results.json]
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from infra.kube.chart_files import CHART, stale
-from infra.kube.helm import HELM_VERSION, Helm, HelmError, helm_binary
-from infra.kube.validate import validate
+from ragstream.infra.kube.chart_files import CHART, stale
+from ragstream.infra.kube.helm import HELM_VERSION, Helm, HelmError, helm_binary
+from ragstream.infra.kube.validate import validate
 
 VALUE_SETS = CHART / "ci"
 

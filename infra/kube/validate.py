@@ -14,7 +14,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from infra.kube.helm import API_VERSIONS, KUBE_VERSION
+from ragstream.infra.kube.helm import API_VERSIONS, KUBE_VERSION
 
 # Vendored beside this module with their licence and provenance (crds/README.md).
 CRDS = Path(__file__).resolve().parent / "crds"

@@ -3,7 +3,7 @@ models (``make chart``), so Helm rejects an unknown key or a wrong type before a
 
 Kubernetes' own structures (resources, affinity, tolerations, security contexts) stay open objects: the API server
 validates those, and the chart's CI check validates every rendered resource against Kubernetes' schemas.
-``config`` is the settings object itself (see :mod:`infra.kube.chart_files`).
+``config`` is the settings object itself (see :mod:`ragstream.infra.kube.chart_files`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import TenantId
+from ragstream.schemas.events import TenantId
 
 Object = dict[str, Any]
 Quantity = str | int | float

@@ -7,8 +7,8 @@ import os
 import stat
 from pathlib import Path
 
-from infra.local.object_store import ObjectStore
-from infra.local.process import LOOPBACK, ServerProcess, free_port, port_open
+from ragstream.infra.local.object_store import ObjectStore
+from ragstream.infra.local.process import LOOPBACK, ServerProcess, free_port, port_open
 
 
 def tansu_binary() -> Path:

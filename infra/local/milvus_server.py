@@ -1,7 +1,7 @@
 """Milvus Lite as a gRPC server: one process owns the data directory, workers and replicas connect to it.
 
-The process is ``python -m infra.local.milvus_server``: Milvus Lite's own server (3.2.2) with its races closed. Its gRPC
-handlers run on a thread pool, and it locks neither writes nor the catalog:
+The process is ``python -m ragstream.infra.local.milvus_server``: Milvus Lite's own server (3.2.2) with its races
+closed. Its gRPC handlers run on a thread pool, and it locks neither writes nor the catalog:
 
 - Two writes to one collection at once each take sequence numbers without a lock and append to the same Arrow WAL
   stream from two threads. The stream is corrupted; after a crash, recovery stops at the first bad batch and
@@ -17,8 +17,9 @@ handlers run on a thread pool, and it locks neither writes nor the catalog:
 The price: a write waits while the collection compacts or loads, and every request waits while a collection is
 opened (its WAL replayed). ``stop`` (SIGTERM) ends the process as a crash would; recovery replays the WAL.
 
-Reads go through ``infra.local.milvus_search`` (the same results without per-row Python). ``--search milvus-lite``
-keeps Milvus Lite's own paths (benchmarks compare the two); ``--search checked`` runs both and logs differences.
+Reads go through ``ragstream.infra.local.milvus_search`` (the same results without per-row Python).
+``--search milvus-lite`` keeps Milvus Lite's own paths (benchmarks compare the two); ``--search checked`` runs
+both and logs differences.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from infra.local.process import LOOPBACK, ServerProcess, free_port, port_open
+from ragstream.infra.local.process import LOOPBACK, ServerProcess, free_port, port_open
 
 CATALOG = ("create_database", "drop_database", "alter_database_properties", "drop_database_properties",
            "create_collection", "get_collection", "drop_collection", "rename_collection", "truncate_collection",
@@ -47,8 +48,8 @@ class MilvusLiteServer:
         self._server = ServerProcess(
             "milvus-lite",
             # Milvus Lite's default host is 0.0.0.0: always bind loopback.
-            [sys.executable, "-m", "infra.local.milvus_server", "--data-dir", str(data_dir), "--host", LOOPBACK,
-             "--port", str(self.port), "--search", search],
+            [sys.executable, "-m", "ragstream.infra.local.milvus_server", "--data-dir", str(data_dir),
+             "--host", LOOPBACK, "--port", str(self.port), "--search", search],
             log_dir / "milvus-lite.log",
             ready=lambda: port_open(self.port),
         )
@@ -119,8 +120,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="whose read paths answer (checked: both, differences logged)")
     args = parser.parse_args(argv)
     if args.search != "milvus-lite":
-        from infra.local.milvus_search.check import BANNER, log_difference
-        from infra.local.milvus_search.paths import install
+        from ragstream.infra.local.milvus_search.check import BANNER, log_difference
+        from ragstream.infra.local.milvus_search.paths import install
 
         install(collection.Collection, collection, log_difference if args.search == "checked" else None)
         if args.search == "checked":

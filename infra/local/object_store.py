@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.local.process import LOOPBACK, ServerProcess, free_port, http_status, installed_command
+from ragstream.infra.local.process import LOOPBACK, ServerProcess, free_port, http_status, installed_command
 
 
 class ObjectStore:

@@ -6,7 +6,7 @@ import os
 
 import ray
 
-from ragstream.telemetry import tracing
+from ragstream.core.telemetry import tracing
 
 # Serve's throughput mode: user code and routers on the replica's own loop, gRPC between deployments (our stages
 # never block their loop). Direct ingress (replicas serving HTTP themselves) stays off: the proxy binds 127.0.0.1.
@@ -40,7 +40,7 @@ def start_local_ray(num_cpus: float | None = None) -> None:
              namespace="ragstream", logging_level="WARNING", log_to_driver=True,
              runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **SERVE_ENV,
                                        **tracing.environment()},
-                          "worker_process_setup_hook": "infra.local.ray_runtime.bind_replicas_to_loopback"})
+                          "worker_process_setup_hook": "ragstream.infra.local.ray_runtime.bind_replicas_to_loopback"})
 
 
 def stop_local_ray() -> None:

@@ -6,12 +6,12 @@ import json
 import os
 from contextlib import ExitStack
 
-from infra.local.broker import TansuBroker
-from infra.local.milvus_server import MilvusLiteServer
-from infra.local.object_store import ObjectStore
-from infra.local.triton_server import TritonServer
-from infra.topics import ensure_topics
-from ragstream.settings import Settings
+from ragstream.core.settings import Settings
+from ragstream.infra.local.broker import TansuBroker
+from ragstream.infra.local.milvus_server import MilvusLiteServer
+from ragstream.infra.local.object_store import ObjectStore
+from ragstream.infra.local.triton_server import TritonServer
+from ragstream.infra.topics import ensure_topics
 
 RUNTIME_FILE = "runtime.json"
 

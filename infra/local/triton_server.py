@@ -17,8 +17,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from infra.local.process import LOOPBACK, ServerProcess, free_port, http_status
-from ragstream.settings import ModelSettings
+from ragstream.core.settings import ModelSettings
+from ragstream.infra.local.process import LOOPBACK, ServerProcess, free_port, http_status
 
 MODEL_REPOSITORY = Path(__file__).parents[1] / "triton" / "models"
 ALL_MODELS = ("embedder", "embedder_query", "reranker", "generator")

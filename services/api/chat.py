@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from ragstream.generation.citations import SOURCES_HEADING, citations_for, source_line, sources_block
-from ragstream.generation.prompt import NO_ANSWER
-from schemas.generation import GenerationChunk
-from schemas.openai import (
+from ragstream.core.generation.citations import SOURCES_HEADING, citations_for, source_line, sources_block
+from ragstream.core.generation.prompt import NO_ANSWER
+from ragstream.schemas.generation import GenerationChunk
+from ragstream.schemas.openai import (
     Annotation,
     AssistantMessage,
     ChatCompletion,
@@ -27,9 +27,9 @@ from schemas.openai import (
     UrlCitation,
     Usage,
 )
-from services.api.errors import from_exception
-from services.api.metrics import QueryMetrics
-from services.api.pipeline import Grounding, QueryPipeline
+from ragstream.services.api.errors import from_exception
+from ragstream.services.api.metrics import QueryMetrics
+from ragstream.services.api.pipeline import Grounding, QueryPipeline
 
 SOURCES_HEADER = "x-ragstream-sources"
 SOURCES_HEADER_BYTES = 4096

@@ -8,8 +8,8 @@ from functools import cache
 
 from llama_index.core.utils import get_tokenizer
 
-from schemas.generation import ChatMessage
-from services.api.errors import ApiError
+from ragstream.schemas.generation import ChatMessage
+from ragstream.services.api.errors import ApiError
 
 PER_MESSAGE_TOKENS = 4  # the chat template's role markers
 

@@ -9,14 +9,14 @@ from collections.abc import Sequence
 
 from pydantic import TypeAdapter, ValidationError
 
-from ragstream.index.read_your_writes import wait_for_versions
-from ragstream.index.store import IndexStore
-from ragstream.producer import DocumentProducer
-from ragstream.settings import Settings
-from schemas.api import DocumentAccepted, DocumentStatus, DocumentUpsert
-from schemas.events import DocumentEvent
-from schemas.openai import MinVersion
-from services.api.errors import ApiError, unavailable
+from ragstream.core.index.read_your_writes import wait_for_versions
+from ragstream.core.index.store import IndexStore
+from ragstream.core.producer import DocumentProducer
+from ragstream.core.settings import Settings
+from ragstream.schemas.api import DocumentAccepted, DocumentStatus, DocumentUpsert
+from ragstream.schemas.events import DocumentEvent
+from ragstream.schemas.openai import MinVersion
+from ragstream.services.api.errors import ApiError, unavailable
 
 MIN_VERSION_HEADER = "x-ragstream-min-version"
 PRODUCE_TIMEOUT_S = 10

@@ -13,9 +13,9 @@ from pymilvus.exceptions import MilvusException
 from ray.serve.exceptions import BackPressureError
 from starlette.exceptions import HTTPException
 
-from ragstream.auth import Unauthorized
-from ragstream.models.client import ModelError, ModelUnavailable
-from schemas.openai import ErrorBody, ErrorResponse
+from ragstream.core.auth import Unauthorized
+from ragstream.core.models.client import ModelError, ModelUnavailable
+from ragstream.schemas.openai import ErrorBody, ErrorResponse
 
 log = logging.getLogger(__name__)
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",

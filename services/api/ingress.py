@@ -18,11 +18,11 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
-from ragstream.auth import tenant_for
-from ragstream.settings import Settings
-from ragstream.stages.timing import annotate
-from ragstream.telemetry import propagation
-from schemas.api import (
+from ragstream.core.auth import tenant_for
+from ragstream.core.settings import Settings
+from ragstream.core.stages.timing import annotate
+from ragstream.core.telemetry import propagation
+from ragstream.schemas.api import (
     DocumentAccepted,
     DocumentStatus,
     DocumentUpsert,
@@ -32,16 +32,16 @@ from schemas.api import (
     RetrieveRequest,
     RetrieveResponse,
 )
-from schemas.events import DocId
-from schemas.generation import ChatMessage
-from schemas.openai import ChatCompletion, ChatCompletionRequest, ErrorResponse
-from services.api import errors
-from services.api.chat import ChatRun
-from services.api.context_window import check_fits, generator_view
-from services.api.documents import MIN_VERSION_HEADER, DocumentService, parse_min_versions
-from services.api.limits import BodyLimit
-from services.api.metrics import QueryMetrics
-from services.api.pipeline import HISTORY_MESSAGES, QueryPipeline, StageHandles
+from ragstream.schemas.events import DocId
+from ragstream.schemas.generation import ChatMessage
+from ragstream.schemas.openai import ChatCompletion, ChatCompletionRequest, ErrorResponse
+from ragstream.services.api import errors
+from ragstream.services.api.chat import ChatRun
+from ragstream.services.api.context_window import check_fits, generator_view
+from ragstream.services.api.documents import MIN_VERSION_HEADER, DocumentService, parse_min_versions
+from ragstream.services.api.limits import BodyLimit
+from ragstream.services.api.metrics import QueryMetrics
+from ragstream.services.api.pipeline import HISTORY_MESSAGES, QueryPipeline, StageHandles
 
 DOC_ID_PATTERN = DocId.__metadata__[0].pattern
 # The request's trace (when tracing is on): what to search for in the trace backend.

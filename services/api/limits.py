@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api.errors import ApiError
+from ragstream.services.api.errors import ApiError
 
 
 def _too_large(max_bytes: int) -> ApiError:

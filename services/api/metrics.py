@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-from ragstream.telemetry.metrics import MS_BUCKETS
+from ragstream.core.telemetry.metrics import MS_BUCKETS
 
 
 class QueryMetrics:

@@ -8,17 +8,17 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ragstream.generation.prompt import Source, build_messages, number_sources
-from ragstream.retrieval.hybrid import Mode
-from ragstream.settings import Settings
-from ragstream.stages.gate import RelevanceGate
-from ragstream.stages.passage import Passage
-from ragstream.stages.reranking import RerankPolicy
-from ragstream.stages.rewrite import RewriteStage
-from ragstream.stages.timing import Timed
-from schemas.filters import QueryFilter
-from schemas.generation import ChatMessage, GenerationChunk, GenerationRequest
-from services.api.context_window import generator_view
+from ragstream.core.generation.prompt import Source, build_messages, number_sources
+from ragstream.core.retrieval.hybrid import Mode
+from ragstream.core.settings import Settings
+from ragstream.core.stages.gate import RelevanceGate
+from ragstream.core.stages.passage import Passage
+from ragstream.core.stages.reranking import RerankPolicy
+from ragstream.core.stages.rewrite import RewriteStage
+from ragstream.core.stages.timing import Timed
+from ragstream.schemas.filters import QueryFilter
+from ragstream.schemas.generation import ChatMessage, GenerationChunk, GenerationRequest
+from ragstream.services.api.context_window import generator_view
 
 HISTORY_MESSAGES = 6  # earlier turns the generator sees; retrieval sees the conversation through the rewrite
 

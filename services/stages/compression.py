@@ -1,7 +1,7 @@
 from ray import serve
 
-from ragstream.settings import Settings
-from ragstream.stages.compression import CompressionStage
+from ragstream.core.settings import Settings
+from ragstream.core.stages.compression import CompressionStage
 
 
 @serve.deployment(name="compression")

@@ -1,7 +1,7 @@
 from ray import serve
 
-from ragstream.settings import Settings
-from ragstream.stages.embedding import EmbeddingStage
+from ragstream.core.settings import Settings
+from ragstream.core.stages.embedding import EmbeddingStage
 
 
 @serve.deployment(name="embedding")

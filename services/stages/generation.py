@@ -1,7 +1,7 @@
 from ray import serve
 
-from ragstream.settings import Settings
-from ragstream.stages.generation import GenerationStage
+from ragstream.core.settings import Settings
+from ragstream.core.stages.generation import GenerationStage
 
 
 @serve.deployment(name="generation")

@@ -1,7 +1,7 @@
 from ray import serve
 
-from ragstream.settings import Settings
-from ragstream.stages.reranking import RerankingStage
+from ragstream.core.settings import Settings
+from ragstream.core.stages.reranking import RerankingStage
 
 
 @serve.deployment(name="reranking")

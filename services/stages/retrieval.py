@@ -1,7 +1,7 @@
 from ray import serve
 
-from ragstream.settings import Settings
-from ragstream.stages.retrieval import RetrievalStage
+from ragstream.core.settings import Settings
+from ragstream.core.stages.retrieval import RetrievalStage
 
 
 @serve.deployment(name="retrieval")

@@ -1,7 +1,7 @@
 from ray import serve
 
-from ragstream.settings import Settings
-from ragstream.stages.rewrite import RewriteStage
+from ragstream.core.settings import Settings
+from ragstream.core.stages.rewrite import RewriteStage
 
 
 @serve.deployment(name="rewrite")

@@ -74,7 +74,7 @@ Rendered as YAML; the env helpers below flatten it.
 
 {{/*
 Flattens settings into RAGSTREAM_GROUP__KEY: "value" (strings as they are, everything else as JSON), the form
-ragstream.settings_env writes too; unset (null) settings are left out.
+ragstream.core.settings_env writes too; unset (null) settings are left out.
 */}}
 {{- define "ragstream.flatten" -}}
 {{- $prefix := .prefix -}}

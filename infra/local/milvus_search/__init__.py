@@ -14,6 +14,6 @@ posting of every query term. At 100k chunks that was ~60 ms of a dense search an
 
 Results equal Milvus Lite's (tests/test_milvus_search.py runs both on the same random histories), except that a
 key whose two rows carry the same sequence number counts once. ``install`` swaps them in;
-``python -m infra.local.milvus_server --stock-search`` keeps Milvus Lite's own, for side-by-side benchmarks.
+``python -m ragstream.infra.local.milvus_server --stock-search`` keeps Milvus Lite's own, for side-by-side benchmarks.
 """
 

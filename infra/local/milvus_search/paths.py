@@ -18,8 +18,8 @@ from milvus_lite.search.filter import evaluate_mask
 from milvus_lite.search.filter.eval.python_backend import _eval_row
 from milvus_lite.search.indexed_filter import evaluate_segment_filter
 
-from infra.local.milvus_search.bm25 import PostingArrays
-from infra.local.milvus_search.liveness import Generations, live_rows
+from ragstream.infra.local.milvus_search.bm25 import PostingArrays
+from ragstream.infra.local.milvus_search.liveness import Generations, live_rows
 
 Candidate = tuple[float, int, int]  # (distance, source: segment number or len(segments) for the memtable, row)
 

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from ragstream.models.embedder import build_embedder
-from ragstream.settings import Settings
+from ragstream.core.models.embedder import build_embedder
+from ragstream.core.settings import Settings
 
 
 def _lower_priority(nice: int) -> None:

@@ -6,9 +6,9 @@ Requests run one at a time per instance (llama.cpp holds one context); a cancell
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from ragstream.models.generator import build_generator
-from ragstream.settings import Settings
-from schemas.generation import GenerationRequest
+from ragstream.core.models.generator import build_generator
+from ragstream.core.settings import Settings
+from ragstream.schemas.generation import GenerationRequest
 
 
 def _chunk_response(chunk):

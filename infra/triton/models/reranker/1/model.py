@@ -3,8 +3,8 @@
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from ragstream.models.reranker import build_reranker
-from ragstream.settings import Settings
+from ragstream.core.models.reranker import build_reranker
+from ragstream.core.settings import Settings
 
 
 class TritonPythonModel:

@@ -1,6 +1,0 @@
-"""The Milvus index shared by ingestion (writes) and the query path (reads)."""
-
-from ragstream.index.records import Chunk, DocState, chunk_id, doc_key
-from ragstream.index.store import IndexStore
-
-__all__ = ["Chunk", "DocState", "IndexStore", "chunk_id", "doc_key"]

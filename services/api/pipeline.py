@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from opentelemetry import trace
+
+from ragstream.core.generation.client_tasks import client_task
 from ragstream.core.generation.prompt import Source, build_messages, number_sources
 from ragstream.core.retrieval.hybrid import Mode
 from ragstream.core.settings import Settings
@@ -57,6 +60,7 @@ class Grounding:
     retrieval: Retrieval
     sources: list[Source]
     request: GenerationRequest
+    task: str | None = None  # a chat frontend's own task (``client_tasks``): answered without sources
 
 
 class QueryPipeline:
@@ -99,6 +103,13 @@ class QueryPipeline:
     async def ground(self, tenant: str, messages: Sequence[ChatMessage], *, query_filter: QueryFilter | None,
                      top_k: int | None, rewrite: bool | None, max_tokens: int | None, temperature: float,
                      top_p: float, stop: list[str], seed: int | None) -> Grounding:
+        task = client_task(messages) if self.settings.api.client_tasks else None
+        if task:
+            trace.get_current_span().set_attribute("ragstream.client_task", task)
+            cap = self.settings.api.client_task_max_tokens
+            request = GenerationRequest(messages=[messages[-1]], max_tokens=min(max_tokens or cap, cap),
+                                        temperature=temperature, top_p=top_p, stop=stop, seed=seed)
+            return Grounding(Retrieval([], "", [], False), [], request, task)
         retrieval = await self.retrieve(tenant, messages, query_filter=query_filter, rewrite=rewrite,
                                         top_k=top_k or self.settings.context.passages,
                                         rerank=self.gate.needs_rerank)

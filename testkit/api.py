@@ -6,8 +6,10 @@ import openai
 
 from ragstream.core.producer import DocumentProducer
 
-API_KEYS = {"key-acme": "acme", "key-globex": "globex", "key-fuzz": "fuzz", "key-demo": "demo"}
-ACME, GLOBEX, DEMO = "key-acme", "key-globex", "key-demo"
+API_KEYS = {"key-acme": "acme", "key-globex": "globex", "key-fuzz": "fuzz", "key-demo": "demo",
+            "key-limited": "limited"}
+ACME, GLOBEX, DEMO, LIMITED = "key-acme", "key-globex", "key-demo", "key-limited"
+RATE_LIMITS = {"limited": 1.0}  # requests/s of the query stack's rate-limited tenant (the others have none)
 
 
 class Refused(Exception):

@@ -10,7 +10,7 @@ import pytest
 
 from ragstream.core.settings import LocalStackSettings, ModelSettings, Settings
 from ragstream.infra.local.stack import LocalStack
-from testkit.api import API_KEYS
+from testkit.api import API_KEYS, RATE_LIMITS
 from testkit.settings import STACK_GENERATOR, TEST_WORKER, isolate, kafka_for_tests, with_api
 
 
@@ -81,7 +81,8 @@ def query_stack(stack, ray_runtime):
     from ragstream.services.app import run
     from ragstream.workers.actor import WorkerPool
 
-    settings = with_api(isolate(stack, "api"), API_KEYS, read_your_writes_timeout_s=8)
+    settings = with_api(isolate(stack, "api"), API_KEYS, read_your_writes_timeout_s=8,
+                        tenant_requests_per_s=RATE_LIMITS)
     pool = WorkerPool(settings).start()
     try:
         url = run(settings)

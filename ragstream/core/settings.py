@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ragstream.schemas.events import TenantId
@@ -194,6 +194,10 @@ class ApiSettings(Group):
     client_tasks: bool = Field(True, description="answer chat frontends' own task prompts (Open WebUI's `### Task:` "
                                "requests for a title, tags, follow-ups) by plain generation, without retrieval")
     client_task_max_tokens: int = Field(96, ge=1, description="token budget of such a task's answer")
+    tenant_requests_per_s: dict[TenantId | Literal["*"], PositiveFloat] = Field(
+        default_factory=dict, description='JSON {"tenant": rate, "*": rate for the others}: requests per second a '
+        "tenant may make to one API replica; beyond it 429 + Retry-After (no entry: no limit)")
+    tenant_burst: int = Field(20, ge=1, description="requests a tenant may make at once above its rate")
 
 
 class DeploymentSettings(Group):

@@ -42,6 +42,7 @@ from ragstream.services.api.documents import MIN_VERSION_HEADER, DocumentService
 from ragstream.services.api.limits import BodyLimit
 from ragstream.services.api.metrics import QueryMetrics
 from ragstream.services.api.pipeline import HISTORY_MESSAGES, QueryPipeline, StageHandles
+from ragstream.services.api.rate_limit import TenantRateLimit
 
 DOC_ID_PATTERN = DocId.__metadata__[0].pattern
 # The request's trace (when tracing is on): what to search for in the trace backend.
@@ -58,8 +59,10 @@ def _ingress(request: Request) -> "Ingress":
 
 
 def _tenant(request: Request, _: Annotated[object, Security(_bearer)] = None) -> str:
-    tenant = tenant_for(_ingress(request).settings.api, request.headers.get("authorization"))
+    ingress = _ingress(request)
+    tenant = tenant_for(ingress.settings.api, request.headers.get("authorization"))
     annotate(tenant=tenant)
+    ingress.rate_limit.take(tenant)
     return tenant
 
 
@@ -93,6 +96,7 @@ class Ingress:
                                                    generation), settings)
         self.documents = DocumentService(settings)
         self.metrics = QueryMetrics()
+        self.rate_limit = TenantRateLimit(settings.api.tenant_requests_per_s, settings.api.tenant_burst)
         self.retry_after_s = settings.serve.retry_after_s
         errors.install(api, self.retry_after_s)
         api.state.ingress = self

@@ -1,0 +1,50 @@
+"""A tenant over its request rate gets OpenAI's 429 with Retry-After, alone: its burst passes, the bucket refills at
+its rate, other tenants and tenants without a rate are not touched. Fast, on a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragstream.services.api.errors import ApiError
+from ragstream.services.api.rate_limit import TenantRateLimit
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def refused(limit: TenantRateLimit, tenant: str) -> ApiError | None:
+    try:
+        limit.take(tenant)
+    except ApiError as error:
+        return error
+    return None
+
+
+def test_a_burst_passes_then_429_with_retry_after_until_the_bucket_refills():
+    clock = Clock()
+    limit = TenantRateLimit({"acme": 0.5}, burst=3, clock=clock)
+    assert [refused(limit, "acme") for _ in range(3)] == [None] * 3
+    error = refused(limit, "acme")
+    assert (error.status, error.code, error.headers) == (429, "rate_limit_exceeded", {"Retry-After": "2"})
+    assert error.body().error.type == "rate_limit_error" and "0.5 requests/s" in error.message
+    clock.now += 1.0
+    assert refused(limit, "acme").headers == {"Retry-After": "1"}  # half a token back: one more second
+    clock.now += 1.0
+    assert refused(limit, "acme") is None and refused(limit, "acme") is not None
+    clock.now += 1_000
+    assert [refused(limit, "acme") for _ in range(4)][:3] == [None] * 3, "refills up to the burst, not beyond"
+
+
+@pytest.mark.parametrize(("rates", "limited", "free"), [
+    ({"acme": 1.0}, "acme", "globex"),          # a tenant without a rate is not limited
+    ({"acme": 1000.0, "*": 1.0}, "globex", "acme"),  # "*" is every tenant without its own rate
+])
+def test_one_tenant_over_its_rate_leaves_the_others_alone(rates, limited, free):
+    limit = TenantRateLimit(rates, burst=1, clock=Clock())
+    assert refused(limit, limited) is None and refused(limit, limited) is not None
+    assert all(refused(limit, free) is None for _ in range(50 if free == "globex" else 1))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import openai
 
 from ragstream.core.producer import DocumentProducer
+from ragstream.core.settings import TenantRate
 
 API_KEYS = {"key-acme": "acme", "key-globex": "globex", "key-fuzz": "fuzz", "key-demo": "demo",
             "key-limited": "limited"}
 ACME, GLOBEX, DEMO, LIMITED = "key-acme", "key-globex", "key-demo", "key-limited"
-RATE_LIMITS = {"limited": 1.0}  # requests/s of the query stack's rate-limited tenant (the others have none)
+RATE_LIMITS = [TenantRate(tenant="limited", requests_per_s=1.0, burst=5)]  # the query stack's (others: none)
 
 
 class Refused(Exception):

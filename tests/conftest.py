@@ -82,7 +82,7 @@ def query_stack(stack, ray_runtime):
     from ragstream.workers.actor import WorkerPool
 
     settings = with_api(isolate(stack, "api"), API_KEYS, read_your_writes_timeout_s=8,
-                        tenant_requests_per_s=RATE_LIMITS)
+                        tenant_rates=RATE_LIMITS)
     pool = WorkerPool(settings).start()
     try:
         url = run(settings)

@@ -305,7 +305,8 @@ def test_ragstream_ask_streams_an_answer_with_its_sources(corpus):
 
 def test_a_tenant_over_its_rate_gets_429_with_retry_after_alone_and_the_sdk_waits_it_out(query_stack):
     _, url = query_stack
-    burst = query_stack[0].api.tenant_burst
+    [rate] = query_stack[0].api.tenant_rates
+    burst = rate.burst
     with httpx.Client(base_url=url, timeout=30) as http:
         answers = [http.get("/v1/models", headers={"Authorization": f"Bearer {LIMITED}"}) for _ in range(burst + 5)]
         statuses = [a.status_code for a in answers]

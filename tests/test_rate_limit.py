@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ragstream.core.settings import TenantRate
 from ragstream.services.api.errors import ApiError
 from ragstream.services.api.rate_limit import TenantRateLimit
 
@@ -27,7 +28,7 @@ def refused(limit: TenantRateLimit, tenant: str) -> ApiError | None:
 
 def test_a_burst_passes_then_429_with_retry_after_until_the_bucket_refills():
     clock = Clock()
-    limit = TenantRateLimit({"acme": 0.5}, burst=3, clock=clock)
+    limit = TenantRateLimit([TenantRate(tenant="acme", requests_per_s=0.5, burst=3)], clock=clock)
     assert [refused(limit, "acme") for _ in range(3)] == [None] * 3
     error = refused(limit, "acme")
     assert (error.status, error.code, error.headers) == (429, "rate_limit_exceeded", {"Retry-After": "2"})
@@ -45,6 +46,7 @@ def test_a_burst_passes_then_429_with_retry_after_until_the_bucket_refills():
     ({"acme": 1000.0, "*": 1.0}, "globex", "acme"),  # "*" is every tenant without its own rate
 ])
 def test_one_tenant_over_its_rate_leaves_the_others_alone(rates, limited, free):
-    limit = TenantRateLimit(rates, burst=1, clock=Clock())
+    limit = TenantRateLimit([TenantRate(tenant=t, requests_per_s=r, burst=1) for t, r in rates.items()],
+                            clock=Clock())
     assert refused(limit, limited) is None and refused(limit, limited) is not None
     assert all(refused(limit, free) is None for _ in range(50 if free == "globex" else 1))

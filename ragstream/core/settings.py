@@ -179,6 +179,12 @@ class ContextSettings(Group):
     budget_tokens: int = Field(600, ge=32, description="token budget of the sources in the prompt")
 
 
+class TenantRate(Group):
+    tenant: TenantId | Literal["*"] = Field(description='the tenant, or "*" for every tenant without its own rate')
+    requests_per_s: PositiveFloat = Field(description="sustained requests per second")
+    burst: int = Field(20, ge=1, description="requests at once above that rate")
+
+
 class ApiSettings(Group):
     host: str = Field("127.0.0.1", description="bind address of the HTTP API")
     port: int = Field(8000, ge=1, le=65535, description="port of the HTTP API")
@@ -194,10 +200,9 @@ class ApiSettings(Group):
     client_tasks: bool = Field(True, description="answer chat frontends' own task prompts (Open WebUI's `### Task:` "
                                "requests for a title, tags, follow-ups) by plain generation, without retrieval")
     client_task_max_tokens: int = Field(96, ge=1, description="token budget of such a task's answer")
-    tenant_requests_per_s: dict[TenantId | Literal["*"], PositiveFloat] = Field(
-        default_factory=dict, description='JSON {"tenant": rate, "*": rate for the others}: requests per second a '
-        "tenant may make to one API replica; beyond it 429 + Retry-After (no entry: no limit)")
-    tenant_burst: int = Field(20, ge=1, description="requests a tenant may make at once above its rate")
+    tenant_rates: list[TenantRate] = Field(default_factory=list, description='JSON [{"tenant": "acme", '
+                                           '"requests_per_s": 20, "burst": 40}, ...]: what a tenant may ask of one API '
+                                           'replica ("*": every tenant without its own); beyond it 429 + Retry-After')
 
 
 class DeploymentSettings(Group):

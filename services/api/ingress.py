@@ -96,7 +96,7 @@ class Ingress:
                                                    generation), settings)
         self.documents = DocumentService(settings)
         self.metrics = QueryMetrics()
-        self.rate_limit = TenantRateLimit(settings.api.tenant_requests_per_s, settings.api.tenant_burst)
+        self.rate_limit = TenantRateLimit(settings.api.tenant_rates)
         self.retry_after_s = settings.serve.retry_after_s
         errors.install(api, self.retry_after_s)
         api.state.ingress = self

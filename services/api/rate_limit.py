@@ -1,7 +1,7 @@
 """A request rate per tenant: a token bucket per tenant in each ingress replica. Beyond it the tenant gets OpenAI's
 429 (``rate_limit_exceeded``) with ``Retry-After``, which the OpenAI SDKs wait out before retrying, so one tenant's
 burst is refused alone instead of filling the shared Serve queues until every tenant gets 503s. Tenants come only
-from the configured API keys, so the buckets are bounded. ``RAGSTREAM_API__TENANT_REQUESTS_PER_S`` gives the rates
+from the configured API keys, so the buckets are bounded. ``RAGSTREAM_API__TENANT_RATES`` gives the rates
 (``"*"``: every tenant without its own); a tenant with none is not limited. With several ingress replicas a
 tenant's rate is up to that many times its setting."""
 
@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ragstream.core.settings import TenantRate
 from ragstream.services.api.errors import ApiError
 
 
@@ -23,25 +24,26 @@ class _Bucket:
 
 
 class TenantRateLimit:
-    def __init__(self, rates: dict[str, float], burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rates, self.burst, self.clock = rates, burst, clock
+    def __init__(self, rates: list[TenantRate], clock: Callable[[], float] = time.monotonic) -> None:
+        self.rates, self.clock = {rate.tenant: rate for rate in rates}, clock
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()  # FastAPI runs sync dependencies on a thread pool
 
     def take(self, tenant: str) -> None:
         """One request of ``tenant``, or a 429 that says when the next one is allowed."""
-        per_s = self.rates.get(tenant, self.rates.get("*"))
-        if per_s is None:
+        rate = self.rates.get(tenant, self.rates.get("*"))
+        if rate is None:
             return
+        per_s, burst = rate.requests_per_s, rate.burst
         with self._lock:
             now = self.clock()
-            bucket = self._buckets.setdefault(tenant, _Bucket(float(self.burst), now))
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * per_s)
+            bucket = self._buckets.setdefault(tenant, _Bucket(float(burst), now))
+            bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * per_s)
             bucket.at = now
             if bucket.tokens >= 1:
                 bucket.tokens -= 1
                 return
             wait_s = math.ceil((1 - bucket.tokens) / per_s)
         raise ApiError(429, f"tenant {tenant!r} is over its rate of {per_s:g} requests/s "
-                       f"(burst {self.burst}); retry in {wait_s} s", "rate_limit_exceeded",
+                       f"(burst {burst}); retry in {wait_s} s", "rate_limit_exceeded",
                        headers={"Retry-After": str(wait_s)})

@@ -3,6 +3,7 @@ masks credentials; an error is one line (a traceback with ``--debug``); a stoppe
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -52,3 +53,13 @@ def test_a_stopped_stack_says_how_to_start_one_and_debug_shows_the_traceback():
     assert "make run" in done.stdout and "Traceback" not in done.stdout
     debug = run("--debug", "ask", "hi", "--url", "http://127.0.0.1:9", "--api-key", "x")
     assert debug.returncode == 1 and "APIConnectionError" in debug.stdout and "make run" in debug.stdout
+
+
+def test_a_crashed_stack_s_leftover_runtime_file_says_the_stack_stopped(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / "runtime.json").write_text(json.dumps({"pid": gone.pid, "kafka_bootstrap_servers": "127.0.0.1:9",
+                                                       "milvus_uri": "http://127.0.0.1:9", "triton_url": None}))
+    done = run("status", RAGSTREAM_LOCAL__DATA_DIR=str(tmp_path))
+    assert done.returncode == 1 and "has stopped; start one with `make run`" in done.stdout, done.stdout
+    assert "Traceback" not in done.stdout and "Kafka" not in done.stdout

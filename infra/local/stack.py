@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import ExitStack
+from pathlib import Path
 
 from ragstream.core.settings import Settings
 from ragstream.infra.local.broker import TansuBroker
@@ -102,7 +103,24 @@ def runtime_info(settings: Settings) -> dict:
             f"no running local stack ({runtime} is missing): start one with `ragstream up`, or set "
             "RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS, RAGSTREAM_MILVUS__URI and RAGSTREAM_MODELS__TRITON__URL"
         )
-    return json.loads(runtime.read_text())
+    found = json.loads(runtime.read_text())
+    if not _alive(found.get("pid")):  # a crashed or killed stack leaves its file behind
+        raise RuntimeError(f"no running local stack: the one that wrote {runtime} (pid {found.get('pid')}) has "
+                           "stopped; start one with `make run` (or `ragstream up`)")
+    return found
+
+
+def _alive(pid: object) -> bool:
+    """Whether the process that started the stack still runs (a reused pid passes; the connection then fails)."""
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def attach(settings: Settings) -> Settings:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from contextlib import ExitStack
-from pathlib import Path
 
 from ragstream.core.settings import Settings
 from ragstream.infra.local.broker import TansuBroker

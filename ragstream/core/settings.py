@@ -118,7 +118,7 @@ class RerankerSettings(Group):
 
 class GeneratorSettings(Group):
     model: Literal["qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"] = Field(
-        "qwen2.5-coder-0.5b-instruct", description="GGUF shipped by installed packages (README: Models on Triton); "
+        "qwen2.5-coder-0.5b-instruct", description="GGUF shipped by installed packages (docs/models.md); "
         "the 1.5B answers better and slower (docs/benchmarks.md) and needs `make install-generator-1.5b`")
     model_path: Path | None = Field(None, description="any chat GGUF; overrides `model`")
     threads: int = Field(2, ge=1, description="llama.cpp threads")

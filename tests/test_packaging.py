@@ -38,7 +38,7 @@ def test_the_wheel_installs_one_top_level_name_and_the_files_the_stack_reads(tmp
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout.split("\n")
     for name in filter(None, listed):
-        if (ROOT / name).is_file():
+        if (ROOT / name).is_file() or (ROOT / name).is_symlink():  # embedder_query/1 links to embedder's folder
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name, follow_symlinks=False)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source),
@@ -52,5 +52,6 @@ def test_the_wheel_installs_one_top_level_name_and_the_files_the_stack_reads(tmp
     for needed in ("ragstream/core/demo/questions.json", "ragstream/schemas/json/document_event.schema.json",
                    "ragstream/infra/triton/models/embedder/config.pbtxt",
                    "ragstream/infra/triton/models/embedder/1/model.py", "ragstream/infra/triton/requirements.txt",
+                   "ragstream/infra/triton/models/embedder_query/1/model.py",
                    "ragstream/cli/main.py", "ragstream/services/app.py", "ragstream/workers/ingest_loop.py"):
         assert needed in names, f"the wheel lacks {needed}"

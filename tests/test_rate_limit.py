@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragstream.core.settings import TenantRate
+from ragstream.core.settings import ApiSettings, TenantRate
 from ragstream.services.api.errors import ApiError
 from ragstream.services.api.rate_limit import TenantRateLimit
 
@@ -31,10 +31,11 @@ def test_a_burst_passes_then_429_with_retry_after_until_the_bucket_refills():
     limit = TenantRateLimit([TenantRate(tenant="acme", requests_per_s=0.5, burst=3)], clock=clock)
     assert [refused(limit, "acme") for _ in range(3)] == [None] * 3
     error = refused(limit, "acme")
-    assert (error.status, error.code, error.headers) == (429, "rate_limit_exceeded", {"Retry-After": "2"})
+    assert (error.status, error.code) == (429, "rate_limit_exceeded")
+    assert error.headers == {"Retry-After": "2", "retry-after-ms": "2000"}
     assert error.body().error.type == "rate_limit_error" and "0.5 requests/s" in error.message
     clock.now += 1.0
-    assert refused(limit, "acme").headers == {"Retry-After": "1"}  # half a token back: one more second
+    assert refused(limit, "acme").headers == {"Retry-After": "1", "retry-after-ms": "1000"}  # half a token back
     clock.now += 1.0
     assert refused(limit, "acme") is None and refused(limit, "acme") is not None
     clock.now += 1_000
@@ -50,3 +51,8 @@ def test_one_tenant_over_its_rate_leaves_the_others_alone(rates, limited, free):
                             clock=Clock())
     assert refused(limit, limited) is None and refused(limit, limited) is not None
     assert all(refused(limit, free) is None for _ in range(50 if free == "globex" else 1))
+
+
+def test_a_tenant_named_twice_is_refused_at_start():
+    with pytest.raises(ValueError, match="more than one rate for acme"):
+        ApiSettings(tenant_rates=[{"tenant": "acme", "requests_per_s": 1}, {"tenant": "acme", "requests_per_s": 2}])

@@ -105,7 +105,7 @@ def runtime_info(settings: Settings) -> dict:
     found = json.loads(runtime.read_text())
     if not _alive(found.get("pid")):  # a crashed or killed stack leaves its file behind
         raise RuntimeError(f"no running local stack: the one that wrote {runtime} (pid {found.get('pid')}) has "
-                           "stopped; start one with `make run` (or `ragstream up`)")
+                           "stopped; start one with `ragstream up` (`make run` in a checkout)")
     return found
 
 
@@ -118,7 +118,7 @@ def _alive(pid: object) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, another user's
-        return True
+        pass
     return True
 
 

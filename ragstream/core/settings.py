@@ -182,7 +182,7 @@ class ContextSettings(Group):
 class TenantRate(Group):
     tenant: TenantId | Literal["*"] = Field(description='the tenant, or "*" for every tenant without its own rate')
     requests_per_s: PositiveFloat = Field(description="sustained requests per second")
-    burst: int = Field(20, ge=1, description="requests at once above that rate")
+    burst: int = Field(20, ge=1, description="the bucket's size: requests a tenant may send at once after a pause")
 
 
 class ApiSettings(Group):
@@ -199,10 +199,19 @@ class ApiSettings(Group):
     model_name: str = Field("ragstream", description="the model id clients send and /v1/models lists")
     client_tasks: bool = Field(True, description="answer chat frontends' own task prompts (Open WebUI's `### Task:` "
                                "requests for a title, tags, follow-ups) by plain generation, without retrieval")
-    client_task_max_tokens: int = Field(96, ge=1, description="token budget of such a task's answer")
+    client_task_max_tokens: int = Field(256, ge=1, description="token budget of such a task's answer (follow-ups "
+                                        "ask for up to five suggestions)")
     tenant_rates: list[TenantRate] = Field(default_factory=list, description='JSON [{"tenant": "acme", '
                                            '"requests_per_s": 20, "burst": 40}, ...]: what a tenant may ask of one API '
                                            'replica ("*": every tenant without its own); beyond it 429 + Retry-After')
+
+    @field_validator("tenant_rates")
+    @classmethod
+    def _one_rate_per_tenant(cls, rates: list[TenantRate]) -> list[TenantRate]:
+        tenants = [rate.tenant for rate in rates]
+        if twice := sorted({t for t in tenants if tenants.count(t) > 1}):
+            raise ValueError(f"more than one rate for {', '.join(twice)}")
+        return rates
 
 
 class DeploymentSettings(Group):

@@ -47,7 +47,7 @@ from ragstream.services.api.rate_limit import TenantRateLimit
 DOC_ID_PATTERN = DocId.__metadata__[0].pattern
 # The request's trace (when tracing is on): what to search for in the trace backend.
 TRACE_ID_HEADER = "x-ragstream-trace-id"
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 503, 504)}
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 429, 503, 504)}
 
 api = FastAPI(title="ragstream", version="0.1.0", responses=ERRORS,
               description="Streaming RAG: an OpenAI-compatible chat API with citations over a live index.")
@@ -131,9 +131,9 @@ class Ingress:
                                   "model_not_found", "model")
         options = body.ragstream
         messages = [m.to_chat() for m in body.messages]
-        cap = self.settings.models.generator.max_tokens
         await asyncio.to_thread(check_fits, generator_view(messages, HISTORY_MESSAGES),
-                                self.settings.models.generator.context_tokens, min(body.token_limit or cap, cap))
+                                self.settings.models.generator.context_tokens,
+                                self.pipeline.answer_tokens(messages, body.token_limit))
         await self.documents.wait_for(tenant, [*options.min_versions,
                                                *parse_min_versions(request.headers.get(MIN_VERSION_HEADER))])
         async with self._stages():

@@ -103,11 +103,10 @@ class QueryPipeline:
     async def ground(self, tenant: str, messages: Sequence[ChatMessage], *, query_filter: QueryFilter | None,
                      top_k: int | None, rewrite: bool | None, max_tokens: int | None, temperature: float,
                      top_p: float, stop: list[str], seed: int | None) -> Grounding:
-        task = client_task(messages) if self.settings.api.client_tasks else None
+        task = self.client_task(messages)
         if task:
             trace.get_current_span().set_attribute("ragstream.client_task", task)
-            cap = self.settings.api.client_task_max_tokens
-            request = GenerationRequest(messages=[messages[-1]], max_tokens=min(max_tokens or cap, cap),
+            request = GenerationRequest(messages=[messages[-1]], max_tokens=self.answer_tokens(messages, max_tokens),
                                         temperature=temperature, top_p=top_p, stop=stop, seed=seed)
             return Grounding(Retrieval([], "", [], False), [], request, task)
         retrieval = await self.retrieve(tenant, messages, query_filter=query_filter, rewrite=rewrite,
@@ -119,11 +118,19 @@ class QueryPipeline:
                 question=retrieval.standalone, passages=passages), retrieval.timings_ms)
         sources = number_sources(passages)
         history = generator_view(messages, HISTORY_MESSAGES)[:-1]
-        cap = self.settings.models.generator.max_tokens
         request = GenerationRequest(messages=build_messages(messages[-1].content, sources, history),
-                                    max_tokens=min(max_tokens or cap, cap), temperature=temperature, top_p=top_p,
-                                    stop=stop, seed=seed)
+                                    max_tokens=self.answer_tokens(messages, max_tokens), temperature=temperature,
+                                    top_p=top_p, stop=stop, seed=seed)
         return Grounding(retrieval, sources, request)
+
+    def client_task(self, messages: Sequence[ChatMessage]) -> str | None:
+        return client_task(messages) if self.settings.api.client_tasks else None
+
+    def answer_tokens(self, messages: Sequence[ChatMessage], asked: int | None) -> int:
+        """The answer's token budget: what the client asked for, within the cap of its kind of request."""
+        cap = (self.settings.api.client_task_max_tokens if self.client_task(messages)
+               else self.settings.models.generator.max_tokens)
+        return min(asked or cap, cap)
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         return self.stages.generation.options(stream=True).generate.remote(request=request)

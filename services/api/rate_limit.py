@@ -43,7 +43,8 @@ class TenantRateLimit:
             if bucket.tokens >= 1:
                 bucket.tokens -= 1
                 return
-            wait_s = math.ceil((1 - bucket.tokens) / per_s)
+            wait = (1 - bucket.tokens) / per_s
+        # Retry-After counts whole seconds; the OpenAI SDKs prefer retry-after-ms, exact for fast rates
         raise ApiError(429, f"tenant {tenant!r} is over its rate of {per_s:g} requests/s "
-                       f"(burst {burst}); retry in {wait_s} s", "rate_limit_exceeded",
-                       headers={"Retry-After": str(wait_s)})
+                       f"(burst {burst}); retry in {wait:.2f} s", "rate_limit_exceeded",
+                       headers={"Retry-After": str(math.ceil(wait)), "retry-after-ms": str(math.ceil(wait * 1000))})

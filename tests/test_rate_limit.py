@@ -1,13 +1,18 @@
 """A tenant over its request rate gets OpenAI's 429 with Retry-After, alone: its burst passes, the bucket refills at
-its rate, other tenants and tenants without a rate are not touched. Fast, on a fake clock."""
+its rate, other tenants and tenants without a rate are not touched. On a fake clock, then once over the real stack
+with the official client, which waits the 429 out."""
 
 from __future__ import annotations
 
+import time
+
+import httpx
 import pytest
 
 from ragstream.core.settings import ApiSettings, TenantRate
 from ragstream.services.api.errors import ApiError
 from ragstream.services.api.rate_limit import TenantRateLimit
+from testkit.api import ACME, LIMITED, client
 
 
 class Clock:
@@ -56,3 +61,24 @@ def test_one_tenant_over_its_rate_leaves_the_others_alone(rates, limited, free):
 def test_a_tenant_named_twice_is_refused_at_start():
     with pytest.raises(ValueError, match="more than one rate for acme"):
         ApiSettings(tenant_rates=[{"tenant": "acme", "requests_per_s": 1}, {"tenant": "acme", "requests_per_s": 2}])
+
+
+@pytest.mark.stack
+def test_a_tenant_over_its_rate_gets_429_with_retry_after_alone_and_the_sdk_waits_it_out(query_stack):
+    _, url = query_stack
+    [rate] = query_stack[0].api.tenant_rates
+    burst = rate.burst
+    with httpx.Client(base_url=url, timeout=30) as http:
+        answers = [http.get("/v1/models", headers={"Authorization": f"Bearer {LIMITED}"}) for _ in range(burst + 5)]
+        statuses = [a.status_code for a in answers]
+        assert statuses[:burst] == [200] * burst and 429 in statuses[burst:], statuses
+        refused = next(a for a in answers if a.status_code == 429)
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["error"]["type"] == "rate_limit_error"
+        assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+        assert http.get("/v1/models", headers={"Authorization": f"Bearer {ACME}"}).status_code == 200
+
+    started = time.monotonic()
+    models = client(url, LIMITED).with_options(max_retries=3).models.list()  # honours Retry-After, then succeeds
+    assert [m.id for m in models.data] == ["ragstream"]
+    assert time.monotonic() - started < 10

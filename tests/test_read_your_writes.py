@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
+import pytest
+
 from ragstream.core.index.read_your_writes import wait_for_versions
 from ragstream.core.index.records import LogMark
 from ragstream.core.index.store import IndexStore
@@ -12,6 +15,7 @@ from ragstream.schemas import DocumentEvent
 from ragstream.schemas.openai import MinVersion
 from ragstream.workers.chunking import Chunker
 from ragstream.workers.processor import BatchProcessor
+from testkit.api import ACME
 from testkit.doubles import HashingEmbedder
 
 
@@ -82,3 +86,14 @@ def test_a_write_ignored_as_stale_fails_fast_and_an_offset_waits_for_its_server_
         assert (state.version, state.state, state.source_offset, state.ignored_version) == (7, "indexed", 13, 3)
     finally:
         store.close()
+
+
+@pytest.mark.stack
+def test_a_version_that_never_arrives_times_out_with_504(query_stack):
+    """Over HTTP: the API's wait gives up after its time-out and names what never came."""
+    settings, url = query_stack
+    started = time.monotonic()
+    response = httpx.post(f"{url}/v1/retrieve", headers={"Authorization": f"Bearer {ACME}"}, timeout=60, json={
+        "query": "x", "min_versions": [{"doc_id": "never-produced", "version": 1}]})
+    assert response.status_code == 504 and "never-produced=1" in response.json()["error"]["message"]
+    assert time.monotonic() - started >= settings.api.read_your_writes_timeout_s * 0.9

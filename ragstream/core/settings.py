@@ -6,43 +6,20 @@ Nested groups use ``__``: ``RAGSTREAM_KAFKA__BOOTSTRAP_SERVERS=broker:9092``. En
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, SecretStr, field_validator, model_validator
+from pydantic import Field, PositiveFloat, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragstream.core.settings_group import Group, hint
 from ragstream.schemas.events import TenantId
 
 PREFIX, DELIMITER = "RAGSTREAM_", "__"
 # Read outside Settings, on purpose: CLI options with an environment fallback, and the trace file `ragstream up`
 # hands to every process it starts.
 OTHER_VARIABLES = frozenset({"RAGSTREAM_API_KEY", "RAGSTREAM_WORKER_ID", "RAGSTREAM_TELEMETRY__TRACES_FILE"})
-
-
-def _hint(name: str, known: list[str]) -> str:
-    nearest = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f"; did you mean {nearest[0]}?" if nearest else ""
-
-
-class Group(BaseModel):
-    """A settings group. An unknown key is refused with the nearest valid one, never silently ignored: a typo in a
-    setting would otherwise leave the default in force without a word."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            fields = list(cls.model_fields)
-            unknown = [f"unknown setting {key!r}{_hint(str(key).lower(), fields)}"
-                       for key in data if key not in cls.model_fields]
-            if unknown:
-                raise ValueError("; ".join(unknown))
-        return data
 
 
 class KafkaSettings(Group):
@@ -302,6 +279,6 @@ class Settings(BaseSettings):
             from ragstream.core.settings_env import env_fields  # it builds on this module
 
             known = sorted(field.name for field in env_fields(local=True))
-            raise ValueError("; ".join(f"unknown variable {name}{_hint(name, known)}" for name in sorted(unknown)))
+            raise ValueError("; ".join(f"unknown variable {name}{hint(name, known)}" for name in sorted(unknown)))
         return data
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -23,6 +21,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from ragstream.infra.local.process import ServerProcess, free_port, http_status
 from testkit.api import ACME, produce_one
 
 pytestmark = [pytest.mark.stack, pytest.mark.skipif(os.environ.get("OPEN_WEBUI_E2E") != "1",
@@ -39,22 +38,18 @@ QUIET = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stage_count(url: str, stage: str) -> float:
-    text = httpx.get(f"{url}/metrics", timeout=30).text
-    found = re.search(rf'^ragstream_stage_ms_count{{stage="{stage}"}} (\S+)$', text, re.M)
+def counted(url: str, series: str) -> float:
+    """The value of one series in the API's Prometheus text (0 before its first observation)."""
+    found = re.search(rf"^{re.escape(series)} (\S+)$", httpx.get(f"{url}/metrics", timeout=30).text, re.M)
     return float(found[1]) if found else 0.0
 
 
+def stage_count(url: str, stage: str) -> float:
+    return counted(url, f'ragstream_stage_ms_count{{stage="{stage}"}}')
+
+
 def chat_requests(url: str) -> float:
-    text = httpx.get(f"{url}/metrics", timeout=30).text
-    return sum(float(v) for v in re.findall(
-        r'^ragstream_http_requests_total{route="/v1/chat/completions",status="200"} (\S+)$', text, re.M))
+    return counted(url, 'ragstream_http_requests_total{route="/v1/chat/completions",status="200"}')
 
 
 @pytest.fixture(scope="module")
@@ -85,29 +80,15 @@ def open_webui(indexed, tmp_path_factory):
         "RAG_EMBEDDING_ENGINE": "openai", "RAG_OPENAI_API_BASE_URL": "http://127.0.0.1:9/v1",
         "RAG_OPENAI_API_KEY": "unused", "ANONYMIZED_TELEMETRY": "False", "DO_NOT_TRACK": "True",
         "SCARF_NO_ANALYTICS": "True", "ENABLE_VERSION_UPDATE_CHECK": "False"}
-    log = (data / "open-webui.log").open("w")
-    process = subprocess.Popen([str(OPEN_WEBUI), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                               cwd=data, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    server = ServerProcess("open-webui", [str(OPEN_WEBUI), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                           data / "open-webui.log", ready=lambda: http_status(f"{base}/health") == 200, env=env,
+                           ready_timeout_s=300, inherit_env=False)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert process.poll() is None, (data / "open-webui.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "Open WebUI did not start within 300 s"
-            time.sleep(1)
+        server.start()
         yield base, indexed
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        server.stop(timeout_s=30)
 
 
 def ask_and_open_the_sources(page, base: str) -> None:

@@ -133,7 +133,7 @@ class Ingress:
         messages = [m.to_chat() for m in body.messages]
         await asyncio.to_thread(check_fits, generator_view(messages, HISTORY_MESSAGES),
                                 self.settings.models.generator.context_tokens,
-                                self.pipeline.answer_tokens(messages, body.token_limit))
+                                self.pipeline.answer_tokens(self.pipeline.client_task(messages), body.token_limit))
         await self.documents.wait_for(tenant, [*options.min_versions,
                                                *parse_min_versions(request.headers.get(MIN_VERSION_HEADER))])
         async with self._stages():

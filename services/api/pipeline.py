@@ -106,7 +106,7 @@ class QueryPipeline:
         task = self.client_task(messages)
         if task:
             trace.get_current_span().set_attribute("ragstream.client_task", task)
-            request = GenerationRequest(messages=[messages[-1]], max_tokens=self.answer_tokens(messages, max_tokens),
+            request = GenerationRequest(messages=[messages[-1]], max_tokens=self.answer_tokens(task, max_tokens),
                                         temperature=temperature, top_p=top_p, stop=stop, seed=seed)
             return Grounding(Retrieval([], "", [], False), [], request, task)
         retrieval = await self.retrieve(tenant, messages, query_filter=query_filter, rewrite=rewrite,
@@ -119,17 +119,17 @@ class QueryPipeline:
         sources = number_sources(passages)
         history = generator_view(messages, HISTORY_MESSAGES)[:-1]
         request = GenerationRequest(messages=build_messages(messages[-1].content, sources, history),
-                                    max_tokens=self.answer_tokens(messages, max_tokens), temperature=temperature,
+                                    max_tokens=self.answer_tokens(None, max_tokens), temperature=temperature,
                                     top_p=top_p, stop=stop, seed=seed)
         return Grounding(retrieval, sources, request)
 
     def client_task(self, messages: Sequence[ChatMessage]) -> str | None:
         return client_task(messages) if self.settings.api.client_tasks else None
 
-    def answer_tokens(self, messages: Sequence[ChatMessage], asked: int | None) -> int:
-        """The answer's token budget: what the client asked for, within the cap of its kind of request."""
-        cap = (self.settings.api.client_task_max_tokens if self.client_task(messages)
-               else self.settings.models.generator.max_tokens)
+    def answer_tokens(self, task: str | None, asked: int | None) -> int:
+        """The answer's token budget: what the client asked for, within the cap of its kind of request (``task``:
+        what :meth:`client_task` said of it)."""
+        cap = self.settings.api.client_task_max_tokens if task else self.settings.models.generator.max_tokens
         return min(asked or cap, cap)
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:

@@ -1,11 +1,17 @@
 """Milvus Lite's read paths (``execute_search_with_index`` for dense fields, ``Collection._search_sparse`` for BM25,
 ``Collection.query`` for filters: the registry's reads and every delete by expression), with liveness from
 ``liveness`` and scoring from ``bm25``. Reads that name partitions, and sparse searches of another metric, take
-Milvus Lite's own path: ragstream sends neither."""
+Milvus Lite's own path: ragstream sends neither.
+
+Each read takes its segments, tombstones and memtable together (``Snapshots``): Milvus Lite's own readers take the
+first two under the collection's lock and read the memtable after releasing it, so a flush in between (it swaps in
+an empty memtable, then adds the flushed segment) leaves them the old segments and the new memtable, and the rows
+just flushed are in neither. The history checker saw it as registry rows missing for a moment."""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +28,30 @@ from ragstream.infra.local.milvus_search.bm25 import PostingArrays
 from ragstream.infra.local.milvus_search.liveness import Generations, live_rows
 
 Candidate = tuple[float, int, int]  # (distance, source: segment number or len(segments) for the memtable, row)
+
+
+class Snapshots:
+    """Consistent read snapshots: a flush holds the collection's lock from its memtable swap to its segment refresh
+    (every write does, ``milvus_server.serialized``), so what is read under that lock is one state. A dense search
+    gets its segments from Milvus Lite's own ``search``, which reads the memtable later; the memtable that went with
+    them is kept per thread and handed over."""
+
+    def __init__(self, stock: Callable[[Any], tuple]) -> None:
+        self.stock = stock
+        self._last = threading.local()
+
+    def take(self, collection) -> tuple[tuple, Any, Any]:
+        """(segments, tombstones, memtable) of one moment."""
+        with collection._maintenance_lock:
+            segments, delta_index = self.stock(collection)
+            memtable = collection._memtable
+        self._last.taken = (segments, memtable)
+        return segments, delta_index, memtable
+
+    def memtable(self, segments, given):
+        """The memtable taken with ``segments`` by this thread's last snapshot (``given`` for other segments)."""
+        taken = getattr(self._last, "taken", None)
+        return taken[1] if taken is not None and taken[0] is segments else given
 
 
 def _collect(candidates: list[list[Candidate]], source: int, ids: np.ndarray, distances: np.ndarray) -> None:
@@ -64,8 +94,8 @@ def _projector(pk_field: str, vector_field: str, output_fields: Sequence[str] | 
     return lambda record: {k: record[k] for k in keep if k in record}
 
 
-def dense(generations: Generations, stock: Callable[..., list], query_vectors: np.ndarray, segments, memtable,
-          delta_index, top_k: int, metric_type: str, pk_field: str, vector_field: str,
+def dense(generations: Generations, snapshots: Snapshots, stock: Callable[..., list], query_vectors: np.ndarray,
+          segments, memtable, delta_index, top_k: int, metric_type: str, pk_field: str, vector_field: str,
           partition_names: list[str] | None = None, compiled_filter=None, output_fields=None,
           indexed_filter_plan=None, project_record_fn=None, search_params=None) -> list[list[dict]]:
     """``execute_search_with_index``: per-source top-k (each segment's index, the memtable by brute force), merged."""
@@ -75,6 +105,7 @@ def dense(generations: Generations, stock: Callable[..., list], query_vectors: n
                      search_params)
     query_vectors = np.asarray(query_vectors, dtype=np.float32).reshape(-1, query_vectors.shape[-1])
     nq = query_vectors.shape[0]
+    memtable = snapshots.memtable(segments, memtable)
     segments = [segment for segment in segments if segment.num_rows > 0]
     mt_pks, mt_seqs, mt_vectors, mt_refs, mt_table = memtable.to_search_snapshot(
         vector_field=vector_field, partition_names=None, include_table=compiled_filter is not None)
@@ -115,9 +146,9 @@ def dense(generations: Generations, stock: Callable[..., list], query_vectors: n
     return results
 
 
-def sparse(generations: Generations, stock: Callable[..., list], collection, query_vectors: list,
-           vector_field: str, top_k: int, metric_type: str, partition_names: list[str] | None, expr: str | None,
-           output_fields: list[str] | None, timezone: str | None = None) -> list[list[dict]]:
+def sparse(generations: Generations, snapshots: Snapshots, stock: Callable[..., list], collection,
+           query_vectors: list, vector_field: str, top_k: int, metric_type: str, partition_names: list[str] | None,
+           expr: str | None, output_fields: list[str] | None, timezone: str | None = None) -> list[list[dict]]:
     """``Collection._search_sparse`` for BM25: per-segment top-k from each segment's cached scorer, the memtable's
     scorer built per search (it is small and changes), merged best first."""
     if partition_names or metric_type != "BM25":
@@ -129,8 +160,7 @@ def sparse(generations: Generations, stock: Callable[..., list], collection, que
     queries = collection._prepare_sparse_queries(query_vectors, vector_field)
     compiled = collection._compile_filter(expr, timezone=timezone) if expr else None
     plan_filter = collection._indexed_filter_plan(compiled)
-    snapshot, delta_index = collection._read_snapshot()
-    memtable = collection._memtable
+    snapshot, delta_index, memtable = snapshots.take(collection)
     segments = [segment for segment in snapshot if segment.num_rows > 0]
     # deletes before rows, as Milvus Lite does: an upsert landing in between drops its key's pending delete, so the
     # other order could see neither and show the segment's deleted row
@@ -176,17 +206,17 @@ def sparse(generations: Generations, stock: Callable[..., list], collection, que
     return results
 
 
-def query(generations: Generations, stock: Callable[..., list], collection, expr: str | None = None,
-          output_fields: list[str] | None = None, partition_names: list[str] | None = None, limit: int | None = None,
-          offset: int = 0, timezone: str | None = None, order_by_pk: bool = False) -> list[dict]:
+def query(generations: Generations, snapshots: Snapshots, stock: Callable[..., list], collection,
+          expr: str | None = None, output_fields: list[str] | None = None, partition_names: list[str] | None = None,
+          limit: int | None = None, offset: int = 0, timezone: str | None = None,
+          order_by_pk: bool = False) -> list[dict]:
     """``Collection.query``: the live rows that match, segments first then the memtable (or by key), projected."""
     if partition_names or (expr is not None and not isinstance(expr, str)) or (limit is not None and limit <= 0):
         return stock(collection, expr, output_fields, partition_names, limit, offset, timezone, order_by_pk)
     collection._require_loaded()
     compiled = collection._compile_filter(expr, timezone=timezone) if expr else None
     plan_filter = collection._indexed_filter_plan(compiled)
-    snapshot, delta_index = collection._read_snapshot()
-    memtable = collection._memtable
+    snapshot, delta_index, memtable = snapshots.take(collection)
     segments = [segment for segment in snapshot if segment.num_rows > 0]
     mt_pks, mt_seqs, _, mt_refs, mt_table = memtable.to_search_snapshot(
         vector_field=collection._vector_name, partition_names=None, include_table=compiled is not None)
@@ -219,6 +249,7 @@ def install(collection_class: type, executor_module: Any, compare: Compare | Non
     ``compare``, every read runs Milvus Lite's path too, on the same state (the collection's maintenance lock keeps
     flushes and compaction out between the two), and ``compare`` gets both answers."""
     generations = Generations()
+    snapshots = Snapshots(collection_class._read_snapshot)
     stock_dense, stock_sparse = executor_module.execute_search_with_index, collection_class._search_sparse
     stock_query = collection_class.query
 
@@ -234,16 +265,17 @@ def install(collection_class: type, executor_module: Any, compare: Compare | Non
         # no lock: its segments and tombstones are snapshots; the memtable is live, so concurrent writes can log a
         # difference that is only timing (the test writes from one client)
         return run("dense", contextlib.nullcontext(), lambda: stock_dense(*args, **kwargs),
-                   lambda: dense(generations, stock_dense, *args, **kwargs), kwargs.get("top_k"))
+                   lambda: dense(generations, snapshots, stock_dense, *args, **kwargs), kwargs.get("top_k"))
 
     def search_sparse(self, *args, **kwargs):
         return run("bm25", self._maintenance_lock, lambda: stock_sparse(self, *args, **kwargs),
-                   lambda: sparse(generations, stock_sparse, self, *args, **kwargs), kwargs.get("top_k"))
+                   lambda: sparse(generations, snapshots, stock_sparse, self, *args, **kwargs), kwargs.get("top_k"))
 
     def read(self, *args, **kwargs):
         return run("query", self._maintenance_lock, lambda: stock_query(self, *args, **kwargs),
-                   lambda: query(generations, stock_query, self, *args, **kwargs), None)
+                   lambda: query(generations, snapshots, stock_query, self, *args, **kwargs), None)
 
     executor_module.execute_search_with_index = search_dense
+    collection_class._read_snapshot = lambda self: snapshots.take(self)[:2]
     collection_class._search_sparse = search_sparse
     collection_class.query = read

@@ -5,9 +5,9 @@ returns them (``IndexStore.current`` over the raw collection, one query each: Mi
 pin a snapshot). Given the API, every other read goes through it instead: ``GET /v1/documents/{id}`` of a few
 documents, then one ``/v1/retrieve`` over the tenant's words; both kinds share what they have seen. A violation is a
 document whose version goes down, or a chunk older than a version the registry already reported. Stale rows of the
-raw collection are only counted (``raw_stale``): Milvus Lite shows deleted rows while a flush runs, and a fenced
-worker's late write lands before repair removes it. (A document may legitimately show no chunk for a moment: a
-delete removes its chunks before it records the tombstone.)
+raw collection are only counted (``raw_stale``): a fenced worker's late write lands before repair removes it (and
+Milvus Lite's own read paths, ``--search milvus-lite``, show deleted rows to a read that races a flush). (A
+document may legitimately show no chunk for a moment: a delete removes its chunks before it records the tombstone.)
 """
 
 from __future__ import annotations

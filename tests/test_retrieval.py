@@ -99,8 +99,9 @@ def test_several_queries_fuse_and_feedback_keeps_the_best_hit(corpus):
 
 
 def test_searches_never_show_a_chunk_the_registry_has_moved_past(corpus):
-    """What Milvus Lite shows while a flush runs (deleted rows) and what a fenced worker's late write leaves (an
-    older version) stays in the raw collection for a moment; the registry, written last, hides it from searches."""
+    """What a fenced worker's late write leaves (an older version) stays in the raw collection until its repair, and
+    a Bounded read on a cluster can still see rows just deleted; the registry, written last, hides both from
+    searches."""
     settings, store = corpus
     embedder = BlockingModels(settings.models)
     try:
@@ -134,3 +135,18 @@ def test_bm25_matches_other_forms_of_a_word_and_a_collection_keeps_its_analysis(
     finally:
         built.close()
         opened.close()
+
+
+@pytest.mark.parametrize("ef", [1, 512])
+def test_dense_search_takes_its_hnsw_breadth_from_the_settings(corpus, ef):
+    """``milvus.search_ef`` reaches the search (raised to the hits asked for: a cluster refuses ef < limit)."""
+    settings, _ = corpus
+    milvus = settings.milvus.model_copy(update={"search_ef": ef})
+    store, models = IndexStore(milvus, settings.models.embedder.dimension), BlockingModels(settings.models)
+    try:
+        [vector] = models.embed(["paid annual leave"])
+        hits = store.search_dense(vector, "acme", limit=8)
+    finally:
+        models.close()
+        store.close()
+    assert [h["doc_id"] for h in hits][:1] == ["acme-vacation"] and len(hits) == len(DOCS)

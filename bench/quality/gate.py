@@ -55,16 +55,39 @@ def best_coverage(question: str, passages: list[dict], passages_given: int) -> f
                                         text=p["text"], score=0.0)) for p in passages[:passages_given]), default=0.0)
 
 
+def signals(question: str, passages: list[dict], passages_given: int) -> dict[str, float]:
+    """What a gate could read from one retrieval, each comparable across corpora: the best coverage among the
+    passages given; the top dense cosine and its margin over the median of the list (the query's own score
+    distribution); the same margin for BM25, relative to its top score; whether dense and BM25 put the same
+    document first."""
+    def margin(name: str, relative: bool) -> float:
+        scores = sorted((p["scores"][name] for p in passages if name in p.get("scores", {})), reverse=True)
+        if not scores:
+            return 0.0
+        gap = scores[0] - scores[len(scores) // 2]
+        return gap / scores[0] if relative and scores[0] else gap
+
+    def first(name: str) -> str | None:
+        scored = [p for p in passages if name in p.get("scores", {})]
+        return max(scored, key=lambda p: p["scores"][name])["doc_id"] if scored else None
+
+    dense = [p["scores"]["dense"] for p in passages if "dense" in p.get("scores", {})]
+    return {"coverage": best_coverage(question, passages, passages_given), "dense_top": max(dense, default=0.0),
+            "dense_margin": margin("dense", False), "bm25_margin": margin("bm25", True),
+            "agree": float(first("dense") is not None and first("dense") == first("bm25"))}
+
+
 def features(replies: dict[str, tuple[dict, float]], data: EvalSet, ids: dict[str, str], given: int) -> list[dict]:
     rows = []
     for qid, (reply, ms) in sorted(replies.items()):
         found = [{**p, "doc_id": ids[p["doc_id"]]} for p in reply["passages"]]
         gold = set(data.qrels.get(qid, {}))
+        present = signals(data.queries[qid], found, given)
+        removed = signals(data.queries[qid], [p for p in found if p["doc_id"] not in gold], given)
         rows.append({"qid": qid, "answerable": bool(gold), "ms": ms,
                      "ranked": documents([p["doc_id"] for p in found]),
-                     "present": best_coverage(data.queries[qid], found, given),
-                     "removed": best_coverage(data.queries[qid], [p for p in found if p["doc_id"] not in gold],
-                                              given)})
+                     "present": present["coverage"], "removed": removed["coverage"],
+                     "signals": {"present": present, "removed": removed}})
     return rows
 
 
@@ -126,7 +149,10 @@ def main() -> None:
            [{k: str(v) if isinstance(v, tuple) else v for k, v in row.items()} for row in gate
             if row["min_coverage"] in (chosen, shipped)], None)
     args.out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "chosen_on_dev": chosen, "shipped": shipped,
-                                    "retrieval": retrieval, "gate": gate}, indent=1))
+                                    "retrieval": retrieval, "gate": gate,
+                                    "signals": {name: [{k: r[k] for k in ("qid", "answerable", "signals")}
+                                                       for r in rows] for name, rows in per_corpus.items()}},
+                                   indent=1))
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ class MilvusSettings(Group):
     migrate_registry_from: str = Field("ragstream_documents_v2", description="a registry of the previous layout, "
                                        "copied into documents_collection when that does not exist yet ('' = none)")
     dense_index: Literal["HNSW", "FLAT", "IVF_FLAT"] = Field("HNSW", description="index of the dense vectors")
+    search_ef: int = Field(64, ge=1, le=4096, description="HNSW: candidates a dense search explores (ef; at least "
+                           "the hits asked for): more finds more of the true neighbours, at more time per search")
     bm25_analysis: Literal["english", "standard"] = Field(
         "english", description="BM25 text analysis: english = Snowball stems (tumors ~ tumor), standard = lowercased "
         "words; fixed when the chunk collection is created (a collection of the other kind is refused)")

@@ -142,8 +142,8 @@ class IndexStore:
             self.registry, filter=f"key in {json.dumps(keys)}",
             output_fields=list(DocState.__dataclass_fields__), consistency_level="Strong",
         )
-        # a document has a row per state until the older ones are collected (and while a flush runs Milvus Lite may
-        # also return a row an upsert replaced): its state is the row that covers the most of the log
+        # a document has a row per state until the older ones are collected (and a Bounded read may also return a
+        # row just replaced): its state is the row that covers the most of the log
         newest: dict[str, DocState] = {}
         for state in map(DocState.from_row, rows):
             held = newest.get(state.key)
@@ -230,8 +230,8 @@ class IndexStore:
 
     def current(self, tenant: str, fetch: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
         """The chunk rows ``fetch`` reads, less those the registry has moved past. The registry is written last, so
-        it decides what a read may show: Milvus Lite lets a query see deleted rows for as long as a flush runs, and
-        a late write of a worker that lost its partition may land an older version before repair removes it. A
+        it decides what a read may show: a Bounded read on a cluster may still see rows just deleted, and a late
+        write of a worker that lost its partition may land an older version before repair removes it. A
         version newer than the registry's is a write in progress and is shown.
 
         The registry is read after the chunks, so a document can lose every row to a new version that was written,
@@ -255,9 +255,12 @@ class IndexStore:
 
     def _search(self, data, field: str, metric: str, tenant: str, limit: int, fields: Sequence[str],
                 query_filter: QueryFilter | None) -> list[dict[str, Any]]:
+        hnsw = metric == "COSINE" and self.settings.dense_index == "HNSW"
+        params = {"ef": max(self.settings.search_ef, limit)} if hnsw else {}
+
         def search() -> list:
             return self.client.search(self.chunks, data=[data], anns_field=field, limit=limit,
-                                      search_params={"metric_type": metric},
+                                      search_params={"metric_type": metric, "params": params},
                                       filter=expression(tenant, query_filter),
                                       output_fields=sorted({*fields, *CURRENCY_FIELDS}))
 

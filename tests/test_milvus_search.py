@@ -4,6 +4,8 @@ alone, then a real server answering every read both ways through seeded historie
 from __future__ import annotations
 
 import random
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -129,9 +131,6 @@ def test_fast_paths_answer_as_milvus_lite(tmp_path, seed):
 def _flush_race(server: MilvusLiteServer, seconds: float) -> tuple[int, list[str]]:
     """One client rewrites the same keys and flushes, over and over; three read every key back (a filter, a dense
     and a BM25 search). Returns (reads, the reads that missed a key)."""
-    import threading
-    import time
-
     keys = [f"a/d{i}/1/0" for i in range(20)]
     writer, reader = (MilvusClient(uri=server.uri, grpc_options=GRPC_OPTIONS) for _ in range(2))
     writer.create_collection("chunks", schema=schema.chunk_schema(writer, DIM),

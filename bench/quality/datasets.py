@@ -45,6 +45,11 @@ class EvalSet:
                        {q: self.answers[q] for q in chosen if q in self.answers})
 
 
+def halves(items: list) -> dict[str, list]:
+    """The evaluation's split of sorted items: even positions are dev (where settings are chosen), odd held-out."""
+    return {"dev": items[0::2], "held-out": items[1::2]}
+
+
 def _doc_id(text: str) -> str:
     return "hq-" + hashlib.sha1(text.encode()).hexdigest()[:16]
 

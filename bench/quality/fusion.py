@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import random
 from pathlib import Path
 from typing import Any
 
 from bench.quality.__main__ import KEY, TENANT, index_ids, ingest, running_stack, with_overrides
-from bench.quality.datasets import EvalSet, load_beir
+from bench.quality.datasets import EvalSet, halves, load_beir
 from bench.quality.http import post_all
 from bench.quality.metrics import documents, evaluate
 from bench.quality.retrieval import Config, measure
@@ -38,11 +37,6 @@ WEIGHTS = [round(0.1 * n, 1) for n in range(11)]
 RRF_K = (5, 10, 20, 40, 60, 100)
 CANDIDATES = (10, 20, 30, 50, 100)
 EF = (128, 256)  # query-time HNSW breadth, measured end to end beside the shipped 64
-
-
-def split(data: EvalSet) -> dict[str, list[str]]:
-    ordered = sorted(data.queries)
-    return {"dev": ordered[0::2], "held-out": ordered[1::2]}
 
 
 def fetch(url: str, data: EvalSet) -> dict[str, dict[str, list[Passage]]]:
@@ -95,16 +89,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/fusion.json"))
     args = parser.parse_args()
     data = load_beir(args.beir, args.split)
-    if args.queries:
-        keep = set(random.Random(7).sample(sorted(data.queries), args.queries))
-        data = EvalSet(data.name, data.corpus, {q: t for q, t in data.queries.items() if q in keep},
-                       {q: j for q, j in data.qrels.items() if q in keep})
-    if args.corpus is not None:
-        judged = {doc for q in data.queries for doc in data.qrels[q]}
-        others = random.Random(7).sample(sorted(set(data.corpus) - judged), args.corpus)
-        data = EvalSet(data.name, {d: data.corpus[d] for d in sorted(judged | set(others))}, data.queries,
-                       data.qrels)
-    ids, splits = index_ids(data), split(data)
+    if args.queries or args.corpus is not None:
+        data = data.subset(args.queries or len(data.queries),
+                           len(data.corpus) if args.corpus is None else args.corpus, seed=7)
+    ids, splits = index_ids(data), halves(sorted(data.queries))
     with running_stack({KEY: TENANT}) as settings:
         ingest_s = ingest(settings, data, ids, TENANT)
         wide = with_overrides(settings, {"retrieval": {"candidates": DEPTH},

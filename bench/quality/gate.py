@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.quality.__main__ import index_ids, ingest, running_stack
-from bench.quality.datasets import EvalSet, load_beir, load_halueval
+from bench.quality.datasets import EvalSet, halves, load_beir, load_halueval
 from bench.quality.http import post_all
 from bench.quality.metrics import documents, evaluate
 from bench.report import percentile, report
@@ -60,21 +60,21 @@ def signals(question: str, passages: list[dict], passages_given: int) -> dict[st
     passages given; the top dense cosine and its margin over the median of the list (the query's own score
     distribution); the same margin for BM25, relative to its top score; whether dense and BM25 put the same
     document first."""
+    ranked = {name: sorted((p for p in passages if name in p.get("scores", {})), key=lambda p: -p["scores"][name])
+              for name in ("dense", "bm25")}
+
     def margin(name: str, relative: bool) -> float:
-        scores = sorted((p["scores"][name] for p in passages if name in p.get("scores", {})), reverse=True)
+        scores = [p["scores"][name] for p in ranked[name]]
         if not scores:
             return 0.0
         gap = scores[0] - scores[len(scores) // 2]
         return gap / scores[0] if relative and scores[0] else gap
 
-    def first(name: str) -> str | None:
-        scored = [p for p in passages if name in p.get("scores", {})]
-        return max(scored, key=lambda p: p["scores"][name])["doc_id"] if scored else None
-
-    dense = [p["scores"]["dense"] for p in passages if "dense" in p.get("scores", {})]
-    return {"coverage": best_coverage(question, passages, passages_given), "dense_top": max(dense, default=0.0),
+    dense, bm25 = ranked["dense"], ranked["bm25"]
+    return {"coverage": best_coverage(question, passages, passages_given),
+            "dense_top": dense[0]["scores"]["dense"] if dense else 0.0,
             "dense_margin": margin("dense", False), "bm25_margin": margin("bm25", True),
-            "agree": float(first("dense") is not None and first("dense") == first("bm25"))}
+            "agree": float(bool(dense and bm25) and dense[0]["doc_id"] == bm25[0]["doc_id"])}
 
 
 def features(replies: dict[str, tuple[dict, float]], data: EvalSet, ids: dict[str, str], given: int) -> list[dict]:
@@ -106,7 +106,7 @@ def choose(per_corpus: dict[str, list[dict]]) -> float:
     def miss(t: float) -> float:
         return max(3 * max(a["answerable_abstained"] - 0.05, 0) + max(0.9 - a["removed_abstained"], 0)
                    for name, rows in per_corpus.items() if name != "demo"
-                   for a in [abstention(rows[0::2], t)])
+                   for a in [abstention(halves(rows)["dev"], t)])
     return min(THRESHOLDS, key=miss)
 
 
@@ -143,7 +143,7 @@ def main() -> None:
     shipped = ContextSettings().min_coverage
     gate = [{"corpus": name, "split": split, "min_coverage": t, **abstention(part, t)}
             for name, rows in per_corpus.items() for t in sorted({chosen, shipped, *THRESHOLDS})
-            for split, part in (("dev", rows[0::2]), ("held-out", rows[1::2]))]
+            for split, part in halves(rows).items()]
     report("retrieval, shipped hybrid (top 30 at concurrency 2)", retrieval, None)
     report(f"relevance gate (chosen on dev: {chosen}; shipped: {shipped})",
            [{k: str(v) if isinstance(v, tuple) else v for k, v in row.items()} for row in gate

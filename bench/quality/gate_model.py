@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.quality.datasets import halves
 from bench.quality.gate import wilson
 from bench.report import report
 
@@ -69,21 +70,27 @@ def miss(answerable: float, removed: float) -> float:
     return 3 * max(answerable - 0.05, 0) + max(0.9 - removed, 0)
 
 
+def choose(model, names: tuple[str, ...], dev_halves: list[list[dict]]) -> float:
+    """The threshold whose worst dev half is closest to the targets."""
+    def worst(threshold: float) -> float:
+        return max(miss(r["answerable_abstained"], r["removed_abstained"])
+                   for r in (rates(model, rows, names, threshold) for rows in dev_halves))
+    return float(min(THRESHOLDS, key=worst))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gate", type=Path, default=Path("bench/results/gate.json"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/gate-model.json"))
     args = parser.parse_args()
     signals = json.loads(args.gate.read_text())["signals"]
-    splits = {name: {"dev": rows[0::2], "held-out": rows[1::2]} for name, rows in signals.items()}
+    splits = {name: halves(rows) for name, rows in signals.items()}
     fitted = [name for name in FITTED_ON if name in splits]
     table, models = [], {}
     for label, names in SETS.items():
         x, y = map(np.concatenate, zip(*(examples(splits[c]["dev"], names) for c in fitted), strict=True))
         model = fit(x, y)
-        threshold = min(THRESHOLDS, key=lambda t: max(miss(r["answerable_abstained"], r["removed_abstained"])
-                                                     for c in fitted for r in [rates(model, splits[c]["dev"],
-                                                                                     names, t)]))
+        threshold = choose(model, names, [splits[c]["dev"] for c in fitted])
         models[label] = {"features": names, "mean": model[0].tolist(), "scale": model[1].tolist(),
                          "weights": model[2].tolist(), "threshold": float(threshold)}
         for corpus, parts in splits.items():

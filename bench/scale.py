@@ -1,7 +1,8 @@
 """Index-size curve of the embedded index: retrieval latency, memory, disk and restart time at growing chunk counts,
 with ragstream's search paths and Milvus Lite's own side by side on the same data, in one run.
 
-    python bench/scale.py [--sizes 10000,100000] [--tenants 1,100] [--beir FOLDER] [--quick] [--json FILE]
+    python bench/scale.py [--sizes 10000,100000] [--tenants 1,100] [--stock-up-to N] [--beir FOLDER] [--quick]
+                          [--json FILE]
 
 Rows are written as the workers write them (``IndexStore``: chunks, registry states, a flush per batch), with the
 project's chunk schema, into a Milvus Lite server started here. Text is real: chunks of the corpus' documents
@@ -181,6 +182,8 @@ def main() -> None:
     parser.add_argument("--tenants", default="1,100")
     parser.add_argument("--samples", type=int, default=1000, help="searches per cell, ragstream's paths")
     parser.add_argument("--stock-samples", type=int, default=100, help="searches per cell, Milvus Lite's own paths")
+    parser.add_argument("--stock-up-to", type=int, help="the largest size Milvus Lite's own paths are measured at "
+                        "(default: every size; at 1M chunks one of their searches takes seconds)")
     parser.add_argument("--base", type=int, default=3000, help="real chunks embedded; variants make up the rest")
     parser.add_argument("--beir", type=Path, help="a BEIR folder (e.g. SciFact); default HaluEval's passages")
     parser.add_argument("--quick", action="store_true", help="2,000 chunks, one tenant count, 100 samples")
@@ -198,7 +201,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="ragstream-scale-") as tmp:
             folder, loaded = Path(tmp), 0
             for previous, size in zip([0, *sizes], sizes):
-                for paths in ("ragstream", "milvus-lite"):
+                stock = args.stock_up_to is None or size <= args.stock_up_to
+                for paths in ("ragstream", "milvus-lite") if stock else ("ragstream",):
                     server = MilvusLiteServer(folder / "milvus", folder, search=paths).start()
                     milvus = settings.milvus.model_copy(update={"uri": server.uri})
                     store = IndexStore(milvus, settings.models.embedder.dimension)

@@ -31,8 +31,9 @@ INTRO = """# Configuration reference
 
 Generated from `ragstream/core/settings.py` by `make docs`; do not edit by hand. Every setting is an environment
 variable (`RAGSTREAM_<GROUP>__<NAME>`, nested groups joined by `__`); one that names no setting fails at start with
-the nearest valid name. Unset endpoints mean the embedded local stack. `RAGSTREAM_LOCAL__*` configures only that
-stack; the Helm chart sets the rest through `config` in its values (helm/ragstream/README.md).
+the nearest valid name. `null` unsets an optional setting (`RAGSTREAM_RETRIEVAL__PER_DOCUMENT=null`). Unset
+endpoints mean the embedded local stack. `RAGSTREAM_LOCAL__*` configures only that stack; the Helm chart sets the
+rest through `config` in its values (helm/ragstream/README.md).
 """
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragstream.core.retrieval.fusion import blend, interpolate, reciprocal_rank
+from ragstream.core.retrieval.fusion import blend, interpolate, per_document, reciprocal_rank
 from ragstream.core.stages.passage import Passage
 
 
@@ -56,3 +56,12 @@ def test_blend_mixes_the_reranker_with_the_first_stage_and_keeps_both_scores():
     assert mixed[0].scores == {"retrieval": 0.9, "rerank": 0.80}
     with pytest.raises(ValueError, match="weight"):
         blend(first, model, weight=-0.1)
+
+
+def test_per_document_keeps_each_documents_best_passages_in_order():
+    mixed = [*ranking(("a1", 0.9), ("a2", 0.8), doc_id="A"), *ranking(("b1", 0.7), doc_id="B"),
+             *ranking(("a3", 0.6), doc_id="A"), *ranking(("c1", 0.5), doc_id="C")]
+    assert ids(per_document(mixed, 1)) == ["a1", "b1", "c1"]
+    assert ids(per_document(mixed, 2, limit=3)) == ["a1", "a2", "b1"]
+    assert ids(per_document(mixed, None, limit=4)) == ["a1", "a2", "b1", "a3"]
+    assert per_document([], 1) == []

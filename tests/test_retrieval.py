@@ -43,13 +43,13 @@ def corpus(stack):
     store.close()
 
 
-def search(corpus, query, tenant="acme", fusion="interpolation", **kwargs):
+def search(corpus, query, tenant="acme", fusion="interpolation", per_document=1, **kwargs):
     settings, store = corpus
 
     async def run():
         models = TritonModelClient(settings.models, settings.models.triton.url)
         try:
-            retrieval = settings.retrieval.model_copy(update={"fusion": fusion})
+            retrieval = settings.retrieval.model_copy(update={"fusion": fusion, "per_document": per_document})
             [vector] = await models.embed([query], Priority.QUERY)
             return await HybridRetriever(store, retrieval).search(query, vector, tenant, **kwargs)
         finally:
@@ -96,6 +96,30 @@ def test_several_queries_fuse_and_feedback_keeps_the_best_hit(corpus):
     fused, prf = asyncio.run(run())
     assert set(fused[:2]) == {"acme-vacation", "acme-router"}
     assert prf[0] == "acme-vacation" and all(d.startswith("acme-") for d in prf)
+
+
+def test_a_long_document_takes_one_place_unless_more_are_allowed(corpus):
+    """A document split into many chunks that all match would otherwise fill the result with itself."""
+    settings, store = corpus
+    ledger = " ".join(f"Step {n}: the quarterly ledger reconciliation compares the ledger of branch {n} with the "
+                      f"bank statement and flags every ledger entry without a matching transfer." for n in range(40))
+    events = [DocumentEvent(op="upsert", tenant="umbrella", doc_id=doc, version=1, text=text)
+              for doc, text in (("ledger", ledger), ("audit", "The audit reads the quarterly ledger once a year."))]
+    chunker = Chunker(settings.chunking)
+    assert len(chunker.split(events[0])) >= 4
+    embedder = BlockingModels(settings.models)
+    try:
+        BatchProcessor(chunker, embedder, store).process(list(enumerate(events)))
+    finally:
+        embedder.close()
+    for mode in ("dense", "bm25", "hybrid"):
+        capped = search(corpus, "quarterly ledger reconciliation", tenant="umbrella", mode=mode, top_k=3)
+        assert sorted(capped) == ["audit", "ledger"], mode
+        twice = search(corpus, "quarterly ledger reconciliation", tenant="umbrella", mode=mode, top_k=3,
+                       per_document=2)
+        assert twice.count("ledger") == 2 and "audit" in twice, mode
+        assert search(corpus, "quarterly ledger reconciliation", tenant="umbrella", mode=mode, top_k=3,
+                      per_document=None) == ["ledger"] * 3, mode
 
 
 def test_searches_never_show_a_chunk_the_registry_has_moved_past(corpus):

@@ -120,6 +120,8 @@ class RetrievalSettings(Group):
     rrf_k: int = Field(60, ge=1, description="rrf: rank offset")
     candidates: int = Field(50, ge=1, le=1000, description="hits taken from each retriever before fusion")
     top_k: int = Field(10, ge=1, le=200, description="passages returned by retrieval (and /v1/retrieve)")
+    per_document: int | None = Field(1, ge=1, le=200, description="passages of one document in a result, at most "
+                                     "(its best; the places left go to other documents); null = no cap")
     prf: bool = Field(False, description="vector pseudo-relevance feedback: requery with the top hits' centroid")
     prf_docs: int = Field(3, ge=1, le=20, description="prf: hits averaged into the new query vector")
     prf_weight: float = Field(0.5, ge=0.0, le=1.0, description="prf: weight of the hits' centroid")
@@ -255,7 +257,9 @@ class LocalStackSettings(Group):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RAGSTREAM_", env_nested_delimiter="__", extra="ignore")
+    # "null" unsets an optional setting whose default is a value (e.g. RAGSTREAM_CONTEXT__MIN_COVERAGE=null)
+    model_config = SettingsConfigDict(env_prefix="RAGSTREAM_", env_nested_delimiter="__", extra="ignore",
+                                      env_parse_none_str="null")
 
     kafka: KafkaSettings = KafkaSettings()
     milvus: MilvusSettings = MilvusSettings()

@@ -54,6 +54,21 @@ def interpolate(dense: Sequence[Passage], sparse: Sequence[Passage], weight: flo
     return sorted(fused, key=lambda p: -p.score)[:limit]
 
 
+def per_document(passages: Sequence[Passage], most: int | None, limit: int | None = None) -> list[Passage]:
+    """The ranking with at most ``most`` passages of any one document (its best ones; None = no cap), first
+    ``limit``. Without a cap a long document's neighbouring chunks take the places of other documents: the same
+    evidence twice, and another document's missing from the result."""
+    if most is None:
+        return list(passages[:limit])
+    seen: dict[str, int] = {}
+    kept = []
+    for passage in passages:
+        seen[passage.doc_id] = seen.get(passage.doc_id, 0) + 1
+        if seen[passage.doc_id] <= most:
+            kept.append(passage)
+    return kept[:limit]
+
+
 def blend(passages: Sequence[Passage], model_scores: Sequence[float], weight: float) -> list[Passage]:
     """Second-stage ranking: ``weight`` × the normalised model score + (1 − ``weight``) × the normalised first-stage
     score, best first. A bi-encoder rescorer (the e5 default) alone discards what BM25 knew; the blend keeps both.

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from ragstream.core.index.store import IndexStore
-from ragstream.core.retrieval.fusion import interpolate, reciprocal_rank
+from ragstream.core.retrieval.fusion import interpolate, per_document, reciprocal_rank
 from ragstream.core.settings import RetrievalSettings
 from ragstream.core.stages.passage import ROW_FIELDS, Passage
 from ragstream.schemas.filters import QueryFilter
@@ -59,18 +59,24 @@ class HybridRetriever:
                      prf: bool | None = None) -> list[Passage]:
         """One query; ``vector`` is its embedding (unused, may be None, in bm25 mode)."""
         limit = top_k or self.settings.top_k
+        return per_document(await self._ranked(query, vector, tenant, query_filter, mode, prf),
+                            self.settings.per_document, limit)
+
+    async def _ranked(self, query: str, vector: Sequence[float] | None, tenant: str,
+                      query_filter: QueryFilter | None, mode: Mode, prf: bool | None) -> list[Passage]:
+        """Every candidate of one query, best first: one retriever's, or both fused."""
         prf = self.settings.prf if prf is None else prf
         if mode == "bm25":
-            return (await self._bm25(query, tenant, query_filter))[:limit]
+            return await self._bm25(query, tenant, query_filter)
         if vector is None:
             raise ValueError(f"{mode} retrieval needs the query's embedding")
         if mode == "dense":
-            return (await self._dense(vector, tenant, query_filter, prf))[:limit]
+            return await self._dense(vector, tenant, query_filter, prf)
         dense, sparse = await asyncio.gather(self._dense(vector, tenant, query_filter, prf),
                                              self._bm25(query, tenant, query_filter))
         if self.settings.fusion == "rrf":
-            return reciprocal_rank([dense, sparse], k=self.settings.rrf_k, limit=limit)
-        return interpolate(dense, sparse, self.settings.dense_weight, limit=limit)
+            return reciprocal_rank([dense, sparse], k=self.settings.rrf_k)
+        return interpolate(dense, sparse, self.settings.dense_weight)
 
     async def search_many(self, queries: Sequence[str], vectors: Sequence[Sequence[float] | None], tenant: str,
                           query_filter: QueryFilter | None = None, top_k: int | None = None,
@@ -81,4 +87,4 @@ class HybridRetriever:
                                           for q, v in zip(queries, vectors, strict=True)))
         if len(rankings) == 1:
             return rankings[0][:limit]
-        return reciprocal_rank(rankings, k=self.settings.rrf_k, limit=limit)
+        return per_document(reciprocal_rank(rankings, k=self.settings.rrf_k), self.settings.per_document, limit)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import re
 import statistics
@@ -203,24 +204,26 @@ def main() -> None:
             for previous, size in zip([0, *sizes], sizes):
                 stock = args.stock_up_to is None or size <= args.stock_up_to
                 for paths in ("ragstream", "milvus-lite") if stock else ("ragstream",):
-                    server = MilvusLiteServer(folder / "milvus", folder, search=paths).start()
-                    milvus = settings.milvus.model_copy(update={"uri": server.uri})
-                    store = IndexStore(milvus, settings.models.embedder.dimension)
-                    store.ensure_collections()
-                    took = load(store, corpus, loaded, size, tenants) if loaded < size else 0.0
-                    loaded, waited = size, settle(server.pid)
-                    rows += measure(store, corpus, settings, server.pid, size, tenants, paths,
-                                    samples if paths == "ragstream" else stock_samples, seed=size)
-                    rss = psutil.Process(server.pid).memory_info().rss / 1e6
-                    if paths == "ragstream":
-                        resources.append({"chunks": size, "tenants": tenants, "load_s": round(took, 1),
-                                          "rows_per_s": round((size - previous) / took) if took else 0,
-                                          "settle_s": round(waited, 1),
-                                          "server_rss_mb": round(rss), "disk_mb": round(disk_mb(folder / "milvus")),
-                                          "restart_s": round(restart(server, store, corpus, settings, tenants), 1)})
-                        console.print(resources[-1])
-                    store.close()
-                    server.stop()
+                    # a failed cell (a search past its deadline) must not leave the server running
+                    with contextlib.ExitStack() as cleanup:
+                        server = MilvusLiteServer(folder / "milvus", folder, search=paths).start()
+                        cleanup.callback(server.stop)
+                        milvus = settings.milvus.model_copy(update={"uri": server.uri})
+                        store = IndexStore(milvus, settings.models.embedder.dimension)
+                        cleanup.callback(store.close)
+                        store.ensure_collections()
+                        took = load(store, corpus, loaded, size, tenants) if loaded < size else 0.0
+                        loaded, waited = size, settle(server.pid)
+                        rows += measure(store, corpus, settings, server.pid, size, tenants, paths,
+                                        samples if paths == "ragstream" else stock_samples, seed=size)
+                        rss = psutil.Process(server.pid).memory_info().rss / 1e6
+                        if paths == "ragstream":
+                            resources.append({"chunks": size, "tenants": tenants, "load_s": round(took, 1),
+                                              "rows_per_s": round((size - previous) / took) if took else 0,
+                                              "settle_s": round(waited, 1),
+                                              "server_rss_mb": round(rss), "disk_mb": round(disk_mb(folder / "milvus")),
+                                              "restart_s": round(restart(server, store, corpus, settings, tenants), 1)})
+                            console.print(resources[-1])
     report("Retrieval latency by index size (HybridRetriever over the embedded Milvus Lite server)", rows, None)
     report("Memory, disk, load and restart", resources, args.json,
            {"latency": rows, "corpus": data.name, "base_chunks": len(corpus.chunks), "chunks_per_doc": CHUNKS_PER_DOC,

@@ -3,12 +3,16 @@ alone, then a real server answering every read both ways through seeded historie
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
+import types
 
 import numpy as np
+import pyarrow as pa
 import pytest
+from milvus_lite.analyzer.sparse import sparse_to_bytes
 from milvus_lite.index.sparse_inverted import SparseInvertedIndex
 from pymilvus import MilvusClient
 
@@ -16,6 +20,7 @@ from ragstream.core.index import schema
 from ragstream.core.index.store import GRPC_OPTIONS
 from ragstream.infra.local.milvus_search.bm25 import PostingArrays
 from ragstream.infra.local.milvus_search.check import BANNER, MISMATCH, difference
+from ragstream.infra.local.milvus_search.paths import Scorers
 from ragstream.infra.local.milvus_server import MilvusLiteServer
 
 WORDS = [f"w{i}" for i in range(60)]
@@ -32,10 +37,17 @@ def test_posting_arrays_score_as_milvus_lite(seed):
     docs = [_sparse(rng) for _ in range(300)]
     mask = np.array([rng.random() > 0.3 for _ in docs])
     queries = [_sparse(rng) for _ in range(20)]
-    stock, fast = SparseInvertedIndex(1.2, 0.7), PostingArrays(1.2, 0.7)
+    stock, fast, packed = SparseInvertedIndex(1.2, 0.7), PostingArrays(1.2, 0.7), PostingArrays(1.2, 0.7)
     stock.build(docs)
     fast.build(docs)
+    packed.build_packed(_column(docs, rng))
+    large = PostingArrays(1.2, 0.7)
+    large.build_packed(_column(docs, rng).cast(pa.large_binary()))
     assert (fast.doc_count, fast.avgdl) == pytest.approx((stock.doc_count, stock.avgdl))
+    assert (packed.doc_count, packed.avgdl) == (fast.doc_count, fast.avgdl)
+    for valid, top_k in itertools.product((None, mask), (5, 400)):
+        for other in (packed, large):
+            np.testing.assert_array_equal(other.search(queries, top_k, valid)[0], fast.search(queries, top_k, valid)[0])
     for valid in (None, mask):
         for top_k in (5, 400):
             want_ids, want = stock.search(queries, top_k, valid_mask=valid)
@@ -48,6 +60,16 @@ def test_posting_arrays_score_as_milvus_lite(seed):
                     want_rows, got_rows = scored(want_ids, want), scored(got_ids, got)
                     assert got_rows.keys() == want_rows.keys()
                     assert [got_rows[r] for r in want_rows] == pytest.approx(list(want_rows.values()), rel=1e-5)
+
+
+def _column(docs: list[dict[int, float]], rng: random.Random) -> pa.ChunkedArray:
+    """``docs`` as a segment stores them (packed bytes), in the shapes Arrow may hand over: several chunks, a sliced
+    chunk, a null for an empty vector."""
+    values = [None if not doc and rng.random() < 0.5 else sparse_to_bytes(doc) for doc in docs]
+    third = len(values) // 3
+    sliced = pa.array([b"\0" * 8, *values[third:2 * third]], pa.binary()).slice(1)
+    return pa.chunked_array([pa.array(values[:third], pa.binary()), sliced,
+                             pa.array(values[2 * third:], pa.binary())])
 
 
 def _rows(rng: random.Random, keys: list[str]) -> list[dict]:
@@ -184,3 +206,29 @@ def test_a_read_racing_a_flush_sees_every_row(tmp_path):
     finally:
         server.stop()
     assert reads > 100 and missed == [], (reads, missed[:5])
+
+
+def test_a_segment_scorer_is_built_once_whoever_asks_first(monkeypatch):
+    """The background warm-up and a search asking for the same segment's scorer at once: one builds, one waits."""
+    built = []
+    real = PostingArrays.build_packed
+
+    def slow(self, column):
+        built.append(column)
+        time.sleep(0.2)
+        real(self, column)
+
+    monkeypatch.setattr(PostingArrays, "build_packed", slow)
+    rng = random.Random(0)
+    docs = [_sparse(rng) for _ in range(50)]
+    segment = types.SimpleNamespace(sparse_indexes={}, table=pa.table({"sparse": _column(docs, rng)}))
+    scorers = Scorers()
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(scorers.get(segment, "sparse", 1.5, 0.75)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1 and len({id(s) for s in got}) == 1 and segment.sparse_indexes["sparse"] is got[0]
+    assert scorers.get(segment, "sparse", 1.2, 0.75) is not got[0] and len(built) == 2  # other parameters: rebuilt

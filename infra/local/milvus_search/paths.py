@@ -54,6 +54,52 @@ class Snapshots:
         return taken[1] if taken is not None and taken[0] is segments else given
 
 
+class Scorers:
+    """Each sealed segment's BM25 scorer, built once: by the warm-up that follows a flush, a compaction or a load in
+    Milvus Lite's background worker, or by the first search that needs it, whichever comes first (the other
+    waits). A search that built it would stall for seconds at 1M chunks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._building: dict[tuple[int, str], threading.Lock] = {}
+
+    def get(self, segment, field: str, k1: float, b: float) -> PostingArrays:
+        def cached() -> PostingArrays | None:
+            scorer = segment.sparse_indexes.get(field)
+            return scorer if isinstance(scorer, PostingArrays) and (scorer.k1, scorer.b) == (k1, b) else None
+
+        if (scorer := cached()) is not None:
+            return scorer
+        key = (id(segment), field)
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        try:
+            with building:
+                if (scorer := cached()) is None:
+                    scorer = PostingArrays(k1, b)
+                    scorer.build_packed(segment.table.column(field))
+                    segment.sparse_indexes[field] = scorer
+        finally:
+            with self._lock:
+                self._building.pop(key, None)
+        return scorer
+
+    def warm(self, collection) -> None:
+        """Builds the scorers of every loaded segment for the collection's BM25 fields."""
+        if collection._load_state != "loaded":
+            return
+        for spec in tuple(collection._index_specs.values()):
+            if spec.metric_type == "BM25":
+                for segment in collection._segments_snapshot():
+                    if segment.num_rows > 0 and segment.table is not None:
+                        self.get(segment, spec.field_name, *_bm25_params(spec))
+
+
+def _bm25_params(spec) -> tuple[float, float]:
+    params = spec.build_params if spec else {}
+    return float(params.get("bm25_k1", 1.5)), float(params.get("bm25_b", 0.75))
+
+
 def _collect(candidates: list[list[Candidate]], source: int, ids: np.ndarray, distances: np.ndarray) -> None:
     for q, (row_ids, row_distances) in enumerate(zip(ids, distances, strict=True)):
         found = row_ids >= 0
@@ -146,7 +192,7 @@ def dense(generations: Generations, snapshots: Snapshots, stock: Callable[..., l
     return results
 
 
-def sparse(generations: Generations, snapshots: Snapshots, stock: Callable[..., list], collection,
+def sparse(generations: Generations, snapshots: Snapshots, scorers: Scorers, stock: Callable[..., list], collection,
            query_vectors: list, vector_field: str, top_k: int, metric_type: str, partition_names: list[str] | None,
            expr: str | None, output_fields: list[str] | None, timezone: str | None = None) -> list[list[dict]]:
     """``Collection._search_sparse`` for BM25: per-segment top-k from each segment's cached scorer, the memtable's
@@ -154,9 +200,7 @@ def sparse(generations: Generations, snapshots: Snapshots, stock: Callable[..., 
     if partition_names or metric_type != "BM25":
         return stock(collection, query_vectors, vector_field, top_k, metric_type, partition_names, expr,
                      output_fields, timezone)
-    spec = collection._index_specs.get(vector_field)
-    params = spec.build_params if spec else {}
-    k1, b = float(params.get("bm25_k1", 1.5)), float(params.get("bm25_b", 0.75))
+    k1, b = _bm25_params(collection._index_specs.get(vector_field))
     queries = collection._prepare_sparse_queries(query_vectors, vector_field)
     compiled = collection._compile_filter(expr, timezone=timezone) if expr else None
     plan_filter = collection._indexed_filter_plan(compiled)
@@ -177,11 +221,7 @@ def sparse(generations: Generations, snapshots: Snapshots, stock: Callable[..., 
     for number, segment in enumerate(segments):
         if segment.table is None:
             continue
-        scorer = segment.sparse_indexes.get(vector_field)
-        if not (isinstance(scorer, PostingArrays) and (scorer.k1, scorer.b) == (k1, b)):
-            scorer = PostingArrays(k1, b)
-            scorer.build(vectors(segment.table.column(vector_field).to_pylist()))
-            segment.sparse_indexes[vector_field] = scorer
+        scorer = scorers.get(segment, vector_field, k1, b)
         mask = masks[number]
         if compiled is not None:
             mask &= evaluate_segment_filter(segment, compiled, plan_filter)
@@ -250,6 +290,8 @@ def install(collection_class: type, executor_module: Any, compare: Compare | Non
     flushes and compaction out between the two), and ``compare`` gets both answers."""
     generations = Generations()
     snapshots = Snapshots(collection_class._read_snapshot)
+    scorers = Scorers()
+    stock_indexed, stock_load = collection_class._ensure_loaded_segments_indexed, collection_class.load
     stock_dense, stock_sparse = executor_module.execute_search_with_index, collection_class._search_sparse
     stock_query = collection_class.query
 
@@ -269,13 +311,26 @@ def install(collection_class: type, executor_module: Any, compare: Compare | Non
 
     def search_sparse(self, *args, **kwargs):
         return run("bm25", self._maintenance_lock, lambda: stock_sparse(self, *args, **kwargs),
-                   lambda: sparse(generations, snapshots, stock_sparse, self, *args, **kwargs), kwargs.get("top_k"))
+                   lambda: sparse(generations, snapshots, scorers, stock_sparse, self, *args, **kwargs),
+                   kwargs.get("top_k"))
 
     def read(self, *args, **kwargs):
         return run("query", self._maintenance_lock, lambda: stock_query(self, *args, **kwargs),
                    lambda: query(generations, snapshots, stock_query, self, *args, **kwargs), None)
 
+    def indexed(self) -> int:  # Milvus Lite's background worker, after each flush and compaction
+        built = stock_indexed(self)
+        scorers.warm(self)
+        return built
+
+    def load(self) -> None:  # at start-up, or after a release: warm in the background, not under the lock
+        stock_load(self)
+        if not self._bg_closed:
+            self._bg_executor.submit(scorers.warm, self)
+
     executor_module.execute_search_with_index = search_dense
+    collection_class._ensure_loaded_segments_indexed = indexed
+    collection_class.load = load
     collection_class._read_snapshot = lambda self: snapshots.take(self)[:2]
     collection_class._search_sparse = search_sparse
     collection_class.query = read
